@@ -1,0 +1,104 @@
+/**
+ * The Driver contract (DESIGN §2): a strongly consistent, versioned key-value space with leases and
+ * ordered watch. It is the only thing an engine implements; every primitive is written over it.
+ */
+
+/** One stored key. `modRevision` is its version; `createRevision` is when this incarnation was created. */
+export interface Entry {
+  key: string;
+  value: Uint8Array;
+  createRevision: number;
+  modRevision: number;
+  /** The lease the key is attached to, if any. */
+  lease?: string | undefined;
+}
+
+/** A write that only happens if `key` is at exactly `version` (its modRevision), atomically with the write. */
+export interface Guard {
+  key: string;
+  version: number;
+}
+
+export interface PutOptions {
+  /** `0`: only if absent; `n`: only if the key's modRevision is `n`. */
+  ifVersion?: number | undefined;
+  lease?: string | undefined;
+  guard?: Guard | undefined;
+}
+
+export interface DeleteOptions {
+  ifVersion?: number | undefined;
+  guard?: Guard | undefined;
+}
+
+/**
+ * Outcome of a conditional write. On failure `current` is the entry as it is now (undefined if
+ * absent); `guardFailed` says the guard key, not the target, was the reason.
+ */
+export type PutResult =
+  | { ok: true; entry: Entry }
+  | { ok: false; current: Entry | undefined; guardFailed?: boolean };
+
+export type DeleteResult =
+  | { ok: true; revision: number; previous: Entry }
+  | { ok: false; current: Entry | undefined; guardFailed?: boolean };
+
+export interface RangeOptions {
+  limit?: number | undefined;
+  /** Exclusive lower bound on the key, for paging. */
+  startAfter?: string | undefined;
+}
+
+export interface RangeResult {
+  entries: Entry[];
+  /** The revision the range was read at. */
+  revision: number;
+  /** True when `limit` cut the result short. */
+  more: boolean;
+}
+
+export interface Lease {
+  id: string;
+  /** The TTL the engine granted, which may exceed the one asked for. */
+  ttlMs: number;
+}
+
+/** A change, in revision order. A put carries the new entry; a delete the key and the revision of the delete. */
+export type WatchEvent =
+  | { type: "put"; key: string; revision: number; entry: Entry }
+  | { type: "delete"; key: string; revision: number };
+
+export interface WatchOptions {
+  /** Replay every change at or after this revision first; default: only changes after the call. */
+  fromRevision?: number | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface Driver extends AsyncDisposable {
+  /** Engine name, for errors and logs: "memory", "sqlite", … */
+  readonly engine: string;
+  get(key: string, opts?: { signal?: AbortSignal }): Promise<Entry | undefined>;
+  range(prefix: string, opts?: RangeOptions & { signal?: AbortSignal }): Promise<RangeResult>;
+  put(key: string, value: Uint8Array, opts?: PutOptions & { signal?: AbortSignal }): Promise<PutResult>;
+  delete(key: string, opts?: DeleteOptions & { signal?: AbortSignal }): Promise<DeleteResult>;
+  /** Deletes every key under `prefix`; each deleted key is its own revision and its own watch event. */
+  deletePrefix(prefix: string, opts?: { signal?: AbortSignal }): Promise<{ deleted: number; revision: number }>;
+  /** The current revision of the keyspace. */
+  revision(opts?: { signal?: AbortSignal }): Promise<number>;
+  grantLease(ttlMs: number, opts?: { signal?: AbortSignal }): Promise<Lease>;
+  /** Extends the lease by its TTL from now (engine clock); false once it has expired or been revoked. */
+  keepAlive(id: string, opts?: { signal?: AbortSignal }): Promise<boolean>;
+  /** Revokes the lease, deleting its keys (with events). Revoking an unknown lease is a no-op. */
+  revokeLease(id: string, opts?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * Changes under `prefix` in revision order, no gap, no duplicate; throws `COMPACTED` if
+   * `fromRevision` is older than the retained history. `break` (or the signal) ends it.
+   */
+  watch(prefix: string, opts?: WatchOptions): AsyncIterable<WatchEvent>;
+  /** Drops history before `revision`; watches from before it then fail with `COMPACTED`. */
+  compact(revision: number, opts?: { signal?: AbortSignal }): Promise<void>;
+  /** The engine's clock in ms since the epoch. */
+  time(opts?: { signal?: AbortSignal }): Promise<number>;
+  /** Idempotent. Every later call rejects with `CLOSED`. */
+  close(): Promise<void>;
+}

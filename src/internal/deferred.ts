@@ -1,0 +1,56 @@
+/** `Promise.withResolvers`, which Node 20 lacks. */
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
+}
+
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/**
+ * A change counter many readers can wait on without losing a wake-up: read `seq`, look for work,
+ * and if there is none `wait(seq)` resolves once `notify()` has been called after that read.
+ */
+export class Notifier {
+  #seq = 0;
+  #waiters = new Set<() => void>();
+
+  get seq(): number {
+    return this.#seq;
+  }
+
+  notify(): void {
+    this.#seq++;
+    const ws = [...this.#waiters];
+    this.#waiters.clear();
+    for (const w of ws) w();
+  }
+
+  wait(seenSeq: number, signal?: AbortSignal): Promise<void> {
+    if (this.#seq !== seenSeq) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason as Error);
+        return;
+      }
+      const wake = (): void => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = (): void => {
+        this.#waiters.delete(wake);
+        reject(signal?.reason as Error);
+      };
+      this.#waiters.add(wake);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+}
