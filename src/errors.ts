@@ -55,7 +55,7 @@ export function invalid(argument: string, problem: string): ConcordError {
 
 export function abortedError(signal: AbortSignal): ConcordError {
   const reason: unknown = signal.reason;
-  if (isConcordError(reason) && (reason.code === "TIMEOUT" || reason.code === "ABORTED")) return reason;
+  if (isConcordError(reason) && (reason.code === "TIMEOUT" || reason.code === "ABORTED" || reason.code === "CLOSED")) return reason;
   if (reason instanceof DOMException && reason.name === "TimeoutError") {
     return new ConcordError("TIMEOUT", "the operation timed out", { cause: reason });
   }

@@ -1,0 +1,89 @@
+import { randomUUID } from "node:crypto";
+import type { Driver, Entry } from "../driver/types.js";
+import { abortedError, ConcordError } from "../errors.js";
+import { Notifier } from "../internal/deferred.js";
+import type { WatchHub } from "../internal/watch-hub.js";
+import type { LeaseHandle } from "../session.js";
+
+/** A place in a fair queue: a key attached to a lease, ordered by its createRevision. */
+export interface Ticket {
+  readonly key: string;
+  readonly createRevision: number;
+  modRevision: number;
+  readonly lease: LeaseHandle;
+}
+
+export function byCreate(a: Entry, b: Entry): number {
+  return a.createRevision - b.createRevision;
+}
+
+/**
+ * A first-come-first-served queue of keys under one prefix (locks, elections, semaphores): a
+ * request is a key written with the requester's lease, and its place is its createRevision. A
+ * waiter watches only the key just ahead of it, so a release wakes the next waiter and no other.
+ */
+export class FairQueue {
+  readonly #driver: Driver;
+  readonly #hub: WatchHub;
+  readonly prefix: string;
+
+  constructor(driver: Driver, hub: WatchHub, prefix: string) {
+    this.#driver = driver;
+    this.#hub = hub;
+    this.prefix = prefix;
+  }
+
+  /** Everyone in the queue, first come first. */
+  async entries(signal?: AbortSignal): Promise<Entry[]> {
+    const r = await this.#driver.range(this.prefix, signal ? { signal } : {});
+    return r.entries.sort(byCreate);
+  }
+
+  async join(lease: LeaseHandle, value: Uint8Array, signal?: AbortSignal): Promise<Ticket> {
+    const key = `${this.prefix}${lease.id}:${randomUUID()}`;
+    const r = await this.#driver.put(key, value, { ifVersion: 0, lease: lease.id, ...(signal ? { signal } : {}) });
+    if (!r.ok) throw new ConcordError("UNAVAILABLE", `queue key ${key} already exists`);
+    return { key, createRevision: r.entry.createRevision, modRevision: r.entry.modRevision, lease };
+  }
+
+  async leave(t: Ticket): Promise<void> {
+    await this.#driver.delete(t.key).catch(() => undefined);
+  }
+
+  /**
+   * Resolves once at most `slots - 1` tickets are ahead of `t` (1 slot: `t` is at the head). Rejects
+   * with `LOCK_LOST` if the ticket's key vanished (its lease expired) and with the signal's reason if aborted.
+   */
+  async waitForTurn(t: Ticket, slots: number, signal: AbortSignal): Promise<void> {
+    const wake = new Notifier();
+    let watching: string | undefined;
+    // Deletes seen since the last read: one may arrive before `watching` is set for it.
+    const deleted = new Set<string>();
+    const unsubscribe = await this.#hub.subscribe(this.prefix, (ev) => {
+      if (ev?.type === "delete") deleted.add(ev.key);
+      if (ev === undefined || (ev.type === "delete" && (ev.key === watching || ev.key === t.key))) wake.notify();
+    });
+    const onLost = (): void => wake.notify();
+    t.lease.signal.addEventListener("abort", onLost);
+    try {
+      for (;;) {
+        if (signal.aborted) throw abortedError(signal);
+        t.lease.assertAlive();
+        const seen = wake.seq;
+        deleted.clear();
+        const all = await this.entries(signal);
+        const mine = all.findIndex((e) => e.key === t.key);
+        if (mine < 0) throw new ConcordError("LOCK_LOST", `queue key ${t.key} is gone: its lease expired while waiting`);
+        if (mine < slots) return;
+        watching = all[mine - slots]!.key;
+        if (deleted.has(watching)) continue;
+        await wake.wait(seen, signal).catch(() => {
+          throw abortedError(signal);
+        });
+      }
+    } finally {
+      unsubscribe();
+      t.lease.signal.removeEventListener("abort", onLost);
+    }
+  }
+}

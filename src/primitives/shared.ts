@@ -1,0 +1,114 @@
+import type { Codec } from "../codec.js";
+import { checkFence, type Context, encodeValue, type Fence, lockLost } from "../context.js";
+import type { Entry, WatchEvent } from "../driver/types.js";
+import { checkVersion } from "../driver/validate.js";
+import { invalid } from "../errors.js";
+import { abortableIterable } from "../internal/stream.js";
+
+/** A read: the value and its version (the modRevision of the write that made it). */
+export interface Versioned<T> {
+  value: T;
+  version: number;
+}
+
+/** The outcome of a write: its version, or what stood in the way. */
+export type WriteResult<T> = { ok: true; version: number } | { ok: false; current: Versioned<T> | undefined };
+
+/** A change, as every primitive's `watch()` yields it. */
+export interface ChangeEvent<T> {
+  type: "put" | "delete";
+  key: string;
+  value?: T;
+  version: number;
+}
+
+export interface WriteOptions {
+  /** `0`: only if absent; `n`: only if the current version is `n`. */
+  ifVersion?: number;
+  /** A held lock or leadership: the write happens only while it is still held, else `LOCK_LOST`. */
+  fence?: Fence;
+  signal?: AbortSignal;
+}
+
+export interface WatchOptions {
+  /** Replay from this version inclusive; default only changes after the call. */
+  fromVersion?: number;
+  signal?: AbortSignal;
+}
+
+export function checkOpts(o: unknown): void {
+  if (o !== undefined && (typeof o !== "object" || o === null)) throw invalid("options", "expected an object");
+}
+
+export function versioned<T>(codec: Codec<T>, e: Entry | undefined): Versioned<T> | undefined {
+  return e && { value: codec.decode(e.value), version: e.modRevision };
+}
+
+/** A put through the codec, the size limit, `ifVersion` and the fence: the one write path of every primitive. */
+export async function writeKey<T>(
+  ctx: Context,
+  codec: Codec<T>,
+  key: string,
+  value: T,
+  opts: WriteOptions = {},
+): Promise<WriteResult<T>> {
+  checkOpts(opts);
+  checkVersion("ifVersion", opts.ifVersion);
+  const fence = checkFence(opts.fence);
+  const bytes = encodeValue(ctx, codec, value);
+  const r = await ctx.driver.put(key, bytes, {
+    ifVersion: opts.ifVersion,
+    guard: fence?.fenceGuard,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  if (r.ok) return { ok: true, version: r.entry.modRevision };
+  if (r.guardFailed && fence) throw lockLost(fence);
+  return { ok: false, current: versioned(codec, r.current) };
+}
+
+export async function deleteKey<T>(
+  ctx: Context,
+  codec: Codec<T>,
+  key: string,
+  opts: WriteOptions = {},
+): Promise<WriteResult<T>> {
+  checkOpts(opts);
+  checkVersion("ifVersion", opts.ifVersion);
+  const fence = checkFence(opts.fence);
+  const r = await ctx.driver.delete(key, {
+    ifVersion: opts.ifVersion,
+    guard: fence?.fenceGuard,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  if (r.ok) return { ok: true, version: r.revision };
+  if (r.guardFailed && fence) throw lockLost(fence);
+  return { ok: false, current: versioned(codec, r.current) };
+}
+
+/** Watches `prefix` (keeping only `exact` if given), mapping engine events to {@link ChangeEvent}s. */
+export function watchKeys<T>(
+  ctx: Context,
+  codec: Codec<T>,
+  prefix: string,
+  name: (key: string) => string,
+  opts: WatchOptions = {},
+  exact?: string,
+): AsyncIterable<ChangeEvent<T>> {
+  checkOpts(opts);
+  checkVersion("fromVersion", opts.fromVersion);
+  return abortableIterable([opts.signal, ctx.closed], (signal) =>
+    (async function* () {
+      for await (const ev of ctx.driver.watch(prefix, { fromRevision: opts.fromVersion, signal })) {
+        if (signal.aborted) return;
+        if (exact !== undefined && ev.key !== exact) continue;
+        yield toChange(codec, ev, name(ev.key));
+      }
+    })(),
+  );
+}
+
+function toChange<T>(codec: Codec<T>, ev: WatchEvent, key: string): ChangeEvent<T> {
+  return ev.type === "put"
+    ? { type: "put", key, value: codec.decode(ev.entry.value), version: ev.revision }
+    : { type: "delete", key, version: ev.revision };
+}
