@@ -61,7 +61,7 @@ export function stringOption(p: ParsedArgv, name: string): string | undefined {
 
 /**
  * The value of `--name` as an integer in `[min, max]`, or undefined if absent. `unit` says what
- * the number counts, for the error message (`--ttl: expected an integer number of milliseconds, got "abc"`).
+ * the number counts (or is empty), for the error message (`--ttl: expected an integer number of milliseconds, got "abc"`).
  */
 export function intOption(p: ParsedArgv, name: string, unit: string, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number | undefined {
   const raw = stringOption(p, name);
@@ -71,7 +71,7 @@ export function intOption(p: ParsedArgv, name: string, unit: string, min = Numbe
 /** Parses a decimal integer argument strictly (no `1e3`, no `12abc`), naming `arg` when it is not one. */
 export function parseInteger(arg: string, raw: string, unit: string, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number {
   const n = /^-?\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
-  if (!Number.isSafeInteger(n)) throw invalid(arg, `expected an integer number of ${unit}, got ${JSON.stringify(raw)}`);
+  if (!Number.isSafeInteger(n)) throw invalid(arg, `expected ${unit ? `an integer number of ${unit}` : "an integer"}, got ${JSON.stringify(raw)}`);
   if (n < min) throw invalid(arg, `${n} is below the minimum of ${min}`);
   if (n > max) throw invalid(arg, `${n} is above the maximum of ${max}`);
   return n;

@@ -22,6 +22,17 @@ export function deferred<T = void>(): Deferred<T> {
 export class Notifier {
   #seq = 0;
   #waiters = new Set<() => void>();
+  // Someone awaiting a change (a lock waiter, a watch loop) keeps the process alive, as a socket would;
+  // every other timer of Concord is unref'ed.
+  #keepOpen: NodeJS.Timeout | undefined;
+
+  #sync(): void {
+    if (this.#waiters.size > 0 && !this.#keepOpen) this.#keepOpen = setInterval(() => {}, 1 << 30);
+    else if (this.#waiters.size === 0 && this.#keepOpen) {
+      clearInterval(this.#keepOpen);
+      this.#keepOpen = undefined;
+    }
+  }
 
   get seq(): number {
     return this.#seq;
@@ -31,6 +42,7 @@ export class Notifier {
     this.#seq++;
     const ws = [...this.#waiters];
     this.#waiters.clear();
+    this.#sync();
     for (const w of ws) w();
   }
 
@@ -47,9 +59,11 @@ export class Notifier {
       };
       const onAbort = (): void => {
         this.#waiters.delete(wake);
+        this.#sync();
         reject(signal?.reason as Error);
       };
       this.#waiters.add(wake);
+      this.#sync();
       signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
