@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import type { Context } from "./context.js";
 import type { Driver } from "./driver/types.js";
 import { checkTtl } from "./driver/validate.js";
-import { closedError, invalid } from "./errors.js";
+import { ConcordError, closedError, invalid } from "./errors.js";
 import { type Clock, systemClock } from "./internal/clock.js";
 import { checkName } from "./internal/names.js";
 import { WatchHub } from "./internal/watch-hub.js";
@@ -120,7 +120,7 @@ export class Concord implements AsyncDisposable {
   /** Aborts every held signal, revokes the leases (so waiters elsewhere go ahead at once), closes the driver. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      this.#closed.abort();
+      this.#closed.abort(new ConcordError("CLOSED", "the client is closed"));
       this.#hub.close();
       await Promise.all([this.#session.close(), ...[...this.#ownSessions.values()].map((s) => s.close())]);
       await this.driver.close();

@@ -64,11 +64,15 @@ export interface CallOptions {
  * One signal for a call from the caller's signal, its `timeoutMs` and the client's close.
  * Listeners rather than AbortSignal.any, which Node 20 may collect while it is still waited on.
  */
+const NOTHING = (): void => {};
+
 export function callSignal(opts: CallOptions, closed: AbortSignal): { signal: AbortSignal; done: () => void } {
   if (opts.timeoutMs !== undefined && (typeof opts.timeoutMs !== "number" || !(opts.timeoutMs >= 0) || !Number.isFinite(opts.timeoutMs))) {
     throw invalid("timeoutMs", `expected a non-negative number of milliseconds, got ${String(opts.timeoutMs)}`);
   }
   if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalid("signal", "expected an AbortSignal");
+  // The common case needs no controller of its own: the client's close signal is the only source.
+  if (opts.signal === undefined && opts.timeoutMs === undefined) return { signal: closed, done: NOTHING };
   const ac = new AbortController();
   const sources: AbortSignal[] = [closed];
   if (opts.signal) sources.push(opts.signal);

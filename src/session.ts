@@ -73,6 +73,8 @@ export class Session {
   readonly #driver: Driver;
   readonly #opts: SessionOptions;
   #current: Promise<LeaseHandle> | undefined;
+  /** The last granted handle, for the fast path of {@link lease}. */
+  #handle: LeaseHandle | undefined;
   #timer: unknown;
   #closed = false;
 
@@ -84,6 +86,7 @@ export class Session {
   /** The live lease, granting a new one if there is none or the last was lost. */
   async lease(signal?: AbortSignal): Promise<LeaseHandle> {
     if (this.#closed) throw new ConcordError("CLOSED", "the session is closed");
+    if (this.#handle?.alive()) return this.#handle;
     const cur = this.#current;
     if (cur) {
       const h = await cur.catch(() => undefined);
@@ -103,6 +106,7 @@ export class Session {
     const sentAt = clock.now();
     const l = await this.#driver.grantLease(this.#opts.ttlMs, signal ? { signal } : {});
     const h = new LeaseHandle(l.id, l.ttlMs, sentAt, clock);
+    this.#handle = h;
     this.#schedule(h);
     return h;
   }

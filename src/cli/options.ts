@@ -40,7 +40,8 @@ export interface GlobalOptions {
 /** Reads and checks the global options; a bad one is `INVALID_ARGUMENT` naming it. */
 export function readGlobals(p: ParsedArgv, env: NodeJS.ProcessEnv = process.env): GlobalOptions {
   const given = stringOption(p, "store");
-  const store = given ?? env["CONCORD_STORE"] ?? DEFAULT_STORE;
+  // An empty CONCORD_STORE counts as unset, as shells make it easy to export one by accident.
+  const store = given ?? (env["CONCORD_STORE"] || DEFAULT_STORE);
   if (store.length === 0) throw invalid("--store", "must not be empty; e.g. sqlite:./.concord/state.db");
   const ns = stringOption(p, "namespace");
   const ttlMs = intOption(p, "ttl", "milliseconds");

@@ -27,6 +27,28 @@ export class RuntimeDriver implements Driver {
 
   constructor(inner: Driver) {
     this.#inner = inner;
+    const fast = inner.putAndRange?.bind(inner);
+    if (fast) {
+      this.putAndRange = (key, value, opts, prefix) =>
+        this.#run(opts.signal, () => {
+          this.#checkPut(key, value, opts);
+          checkKey("prefix", prefix, { allowEmpty: true });
+          return fast(key, value, opts, prefix);
+        });
+    }
+  }
+
+  readonly putAndRange?: Driver["putAndRange"];
+
+  #checkPut(key: string, value: Uint8Array, opts: PutOptions): void {
+    checkKey("key", key);
+    checkBytes("value", value);
+    checkVersion("ifVersion", opts.ifVersion);
+    if (opts.lease !== undefined) checkLeaseId("lease", opts.lease);
+    if (opts.guard !== undefined) {
+      checkKey("guard.key", opts.guard.key);
+      checkVersion("guard.version", opts.guard.version);
+    }
   }
 
   get engine(): string {
@@ -66,14 +88,7 @@ export class RuntimeDriver implements Driver {
 
   put(key: string, value: Uint8Array, opts: PutOptions & Sig = {}): Promise<PutResult> {
     return this.#run(opts.signal, () => {
-      checkKey("key", key);
-      checkBytes("value", value);
-      checkVersion("ifVersion", opts.ifVersion);
-      if (opts.lease !== undefined) checkLeaseId("lease", opts.lease);
-      if (opts.guard !== undefined) {
-        checkKey("guard.key", opts.guard.key);
-        checkVersion("guard.version", opts.guard.version);
-      }
+      this.#checkPut(key, value, opts);
       return this.#inner.put(key, value, opts);
     });
   }

@@ -101,4 +101,16 @@ export interface Driver extends AsyncDisposable {
   time(opts?: { signal?: AbortSignal }): Promise<number>;
   /** Idempotent. Every later call rejects with `CLOSED`. */
   close(): Promise<void>;
+  /**
+   * Optional acceleration: `put`, then `range(prefix)` read in the same atomic step (one round trip
+   * where the engine allows; an etcd txn does it). Means exactly what the two calls in a row mean.
+   */
+  putAndRange?:
+    | ((
+        key: string,
+        value: Uint8Array,
+        opts: PutOptions & { signal?: AbortSignal },
+        prefix: string,
+      ) => Promise<{ put: PutResult; range: RangeResult }>)
+    | undefined;
 }

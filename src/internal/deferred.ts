@@ -40,6 +40,7 @@ export class Notifier {
 
   notify(): void {
     this.#seq++;
+    if (this.#waiters.size === 0) return;
     const ws = [...this.#waiters];
     this.#waiters.clear();
     this.#sync();

@@ -3,56 +3,81 @@ import { ConcordError } from "../errors.js";
 import type { Fence } from "../context.js";
 import type { FairQueue, Ticket } from "./queue.js";
 
+// Reasons shared by every handle: a release is routine, and an Error's stack trace is not free.
+const RELEASED = new ConcordError("LOCK_LOST", "released");
+const CLIENT_CLOSED = new ConcordError("LOCK_LOST", "the client closed");
+
 /**
  * A place at the head of a fair queue, held: the common core of a held lock and a leadership.
  * Its `signal` aborts before anyone else could take the place: on lease loss, release, or close.
+ * The signal is made on first use, so a lock taken and released without looking at it costs no
+ * AbortController.
  */
 export class HeldPlace implements Fence {
   readonly #queue: FairQueue;
   readonly #ticket: Ticket;
-  readonly #ac = new AbortController();
-  readonly #unlink: () => void;
+  readonly #closed: AbortSignal;
+  #ac: AbortController | undefined;
+  #lost: Error | undefined;
+  #released = false;
+  #unlink: (() => void) | undefined;
 
   constructor(queue: FairQueue, ticket: Ticket, closed: AbortSignal) {
     this.#queue = queue;
     this.#ticket = ticket;
-    const lost = (): void => this.#abort(ticket.lease.signal.reason as Error);
-    const close = (): void => this.#abort(new ConcordError("LOCK_LOST", "the client closed"));
-    ticket.lease.signal.addEventListener("abort", lost, { once: true });
-    closed.addEventListener("abort", close, { once: true });
-    this.#unlink = () => {
-      ticket.lease.signal.removeEventListener("abort", lost);
-      closed.removeEventListener("abort", close);
-    };
-    if (ticket.lease.signal.aborted) lost();
-    if (closed.aborted) close();
+    this.#closed = closed;
+  }
+
+  #check(): Error | undefined {
+    if (this.#lost) return this.#lost;
+    if (this.#closed.aborted) this.#abort(CLIENT_CLOSED);
+    else if (!this.#ticket.lease.alive()) this.#abort(this.#ticket.lease.signal.reason as Error);
+    return this.#lost;
   }
 
   #abort(reason: Error): void {
-    this.#unlink();
-    this.#ac.abort(reason);
+    if (this.#lost) return;
+    this.#lost = reason;
+    this.#unlink?.();
+    this.#ac?.abort(reason);
   }
 
   get ticket(): Ticket {
     return this.#ticket;
   }
+
   get signal(): AbortSignal {
+    if (!this.#ac) {
+      this.#ac = new AbortController();
+      if (this.#check()) this.#ac.abort(this.#lost);
+      else {
+        const lease = this.#ticket.lease.signal;
+        const lost = (): void => this.#abort(lease.reason as Error);
+        const close = (): void => this.#abort(CLIENT_CLOSED);
+        lease.addEventListener("abort", lost, { once: true });
+        this.#closed.addEventListener("abort", close, { once: true });
+        this.#unlink = () => {
+          lease.removeEventListener("abort", lost);
+          this.#closed.removeEventListener("abort", close);
+        };
+      }
+    }
     return this.#ac.signal;
   }
+
   get fenceGuard(): Guard {
     return { key: this.#ticket.key, version: this.#ticket.modRevision };
   }
 
-  /** False once the signal has aborted or the lease deadline has passed (checked now, so a paused process learns at once). */
+  /** False once released or lost (lease deadline passed, checked now, so a paused process learns at once). */
   isHeld(): boolean {
-    if (!this.#ac.signal.aborted && !this.#ticket.lease.alive()) this.#abort(this.#ticket.lease.signal.reason as Error);
-    return !this.#ac.signal.aborted;
+    return this.#check() === undefined;
   }
 
   assertHeld(): void {
-    if (!this.isHeld()) {
-      const r: unknown = this.#ac.signal.reason;
-      throw r instanceof ConcordError && r.code === "LOCK_LOST"
+    const r = this.#check();
+    if (r) {
+      throw r instanceof ConcordError && r.code === "LOCK_LOST" && r !== RELEASED
         ? r
         : new ConcordError("LOCK_LOST", `${this.#ticket.key} is no longer held`, { cause: r });
     }
@@ -60,10 +85,9 @@ export class HeldPlace implements Fence {
 
   /** Aborts the signal first, then gives the place up, so no one else can hold it while our signal is live. */
   async release(): Promise<void> {
-    if (this.#ac.signal.aborted && this.#released) return;
+    if (this.#released) return;
     this.#released = true;
-    this.#abort(new ConcordError("LOCK_LOST", "released"));
+    this.#abort(RELEASED);
     await this.#queue.leave(this.#ticket);
   }
-  #released = false;
 }

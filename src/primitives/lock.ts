@@ -43,6 +43,7 @@ export class Lock {
   readonly #queue: FairQueue;
   readonly #ttlMs: number | undefined;
   readonly #owner: string;
+  readonly #ownerBytes: Uint8Array;
 
   constructor(ctx: Context, name: string, opts: LockOptions = {}) {
     this.name = checkName("name", name);
@@ -52,6 +53,7 @@ export class Lock {
     this.#ctx = ctx;
     this.#ttlMs = opts.ttlMs;
     this.#owner = opts.owner ?? ctx.clientId;
+    this.#ownerBytes = enc.encode(this.#owner);
     this.#queue = new FairQueue(ctx.driver, ctx.hub, `${ctx.ns}lock/${segment(name)}/`);
   }
 
@@ -61,7 +63,7 @@ export class Lock {
     try {
       for (;;) {
         const lease = await this.#ctx.leaseFor(this.#ttlMs, signal);
-        const ticket = await this.#queue.join(lease, enc.encode(this.#owner), signal);
+        const ticket = await this.#queue.join(lease, this.#ownerBytes, signal);
         try {
           await this.#queue.waitForTurn(ticket, 1, signal);
           return new HeldLock(this.#queue, ticket, this.#ctx.closed);
@@ -85,9 +87,8 @@ export class Lock {
     const { signal, done } = callSignal(opts, this.#ctx.closed);
     try {
       const lease = await this.#ctx.leaseFor(this.#ttlMs, signal);
-      const ticket = await this.#queue.join(lease, enc.encode(this.#owner), signal);
-      const head = (await this.#queue.entries(signal))[0];
-      if (head?.key === ticket.key) return new HeldLock(this.#queue, ticket, this.#ctx.closed);
+      const ticket = await this.#queue.join(lease, this.#ownerBytes, signal);
+      if (ticket.aheadAtJoin === 0) return new HeldLock(this.#queue, ticket, this.#ctx.closed);
       await this.#queue.leave(ticket);
       return undefined;
     } finally {

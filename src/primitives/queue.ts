@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Driver, Entry } from "../driver/types.js";
+import type { Driver, Entry, PutResult } from "../driver/types.js";
 import { abortedError, ConcordError } from "../errors.js";
 import { Notifier } from "../internal/deferred.js";
 import type { WatchHub } from "../internal/watch-hub.js";
@@ -11,6 +11,8 @@ export interface Ticket {
   readonly createRevision: number;
   modRevision: number;
   readonly lease: LeaseHandle;
+  /** How many were ahead when the ticket was taken (read atomically with the write where the engine can). */
+  readonly aheadAtJoin: number;
 }
 
 export function byCreate(a: Entry, b: Entry): number {
@@ -41,9 +43,21 @@ export class FairQueue {
 
   async join(lease: LeaseHandle, value: Uint8Array, signal?: AbortSignal): Promise<Ticket> {
     const key = `${this.prefix}${lease.id}:${randomUUID()}`;
-    const r = await this.#driver.put(key, value, { ifVersion: 0, lease: lease.id, ...(signal ? { signal } : {}) });
+    const opts = { ifVersion: 0, lease: lease.id, ...(signal ? { signal } : {}) };
+    let r: PutResult;
+    let all: Entry[];
+    if (this.#driver.putAndRange) {
+      const both = await this.#driver.putAndRange(key, value, opts, this.prefix);
+      r = both.put;
+      all = both.range.entries;
+    } else {
+      r = await this.#driver.put(key, value, opts);
+      all = r.ok ? (await this.#driver.range(this.prefix, signal ? { signal } : {})).entries : [];
+    }
     if (!r.ok) throw new ConcordError("UNAVAILABLE", `queue key ${key} already exists`);
-    return { key, createRevision: r.entry.createRevision, modRevision: r.entry.modRevision, lease };
+    const mine = r.entry.createRevision;
+    const aheadAtJoin = all.filter((e) => e.createRevision < mine).length;
+    return { key, createRevision: mine, modRevision: r.entry.modRevision, lease, aheadAtJoin };
   }
 
   async leave(t: Ticket): Promise<void> {
@@ -55,6 +69,8 @@ export class FairQueue {
    * with `LOCK_LOST` if the ticket's key vanished (its lease expired) and with the signal's reason if aborted.
    */
   async waitForTurn(t: Ticket, slots: number, signal: AbortSignal): Promise<void> {
+    // Fast path: nobody (or fewer than `slots`) ahead at join time, so no one can be now.
+    if (t.aheadAtJoin < slots) return;
     const wake = new Notifier();
     let watching: string | undefined;
     // Deletes seen since the last read: one may arrive before `watching` is set for it.

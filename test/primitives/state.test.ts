@@ -58,7 +58,7 @@ for (const name of engineNames()) {
       await c.value("s", { codec: "string" }).set("plain text");
       expect((await c.value("s", { codec: "string" }).get())?.value).toBe("plain text");
       await c.value("b", { codec: "bytes" }).set(new Uint8Array([1, 2, 3]));
-      expect([...((await c.value("b", { codec: "bytes" }).get())?.value ?? [])]).toEqual([1, 2, 3]);
+      expect([...((await c.value<Uint8Array>("b", { codec: "bytes" }).get())?.value ?? [])]).toEqual([1, 2, 3]);
       await rejects(c.value("s").get(), "CORRUPT");
       const upper = { encode: (s: string) => new TextEncoder().encode(s.toUpperCase()), decode: (b: Uint8Array) => new TextDecoder().decode(b) };
       await c.value("u", { codec: upper }).set("abc");

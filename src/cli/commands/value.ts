@@ -17,7 +17,7 @@ export async function withClient<T>(inv: Invocation, fn: (c: Awaited<ReturnType<
 
 /** Prints a write's result as JSON; a failed compare-and-set also explains itself on stderr and is status 1. */
 export function reportWrite(what: string, r: WriteResult<unknown>): number {
-  printJson(r);
+  printJson(r.ok ? r : { ok: false, current: r.current ?? null });
   if (r.ok) return 0;
   note(r.current ? `${what} not written: it is at version ${r.current.version}` : `${what} not written: it does not exist`);
   return 1;

@@ -45,7 +45,8 @@ export class WorkerPool {
       env: { ...process.env, CONCORD_STORE: o.store },
     });
     const exited = new Promise<void>((resolve) => {
-      child.once("exit", () => resolve());
+      // "close", not "exit": it comes after the worker's last output lines have been read.
+      child.once("close", () => resolve());
       child.once("error", () => resolve());
     }).then(() => {
       w.alive = false;

@@ -57,6 +57,10 @@ class MemoryDriver implements Driver {
   async put(key: string, value: Uint8Array, opts: PutOptions = {}): Promise<PutResult> {
     return this.#store.put(key, value, opts);
   }
+  async putAndRange(key: string, value: Uint8Array, opts: PutOptions, prefix: string): Promise<{ put: PutResult; range: RangeResult }> {
+    const put = this.#store.put(key, value, opts);
+    return { put, range: await this.range(prefix) };
+  }
   async delete(key: string, opts: DeleteOptions = {}): Promise<DeleteResult> {
     return this.#store.delete(key, opts);
   }

@@ -205,8 +205,12 @@ class SqliteDriver implements Driver {
   }
 
   async range(prefix: string, opts: RangeOptions = {}): Promise<RangeResult> {
+    return this.#db.transaction(() => this.#range(prefix, opts))();
+  }
+
+  #range(prefix: string, opts: RangeOptions): RangeResult {
     const limit = opts.limit ?? -1;
-    return this.#db.transaction(() => {
+    {
       const rows = this.#q.range.all(prefix, opts.startAfter ?? "", prefix + TOP, limit === -1 ? -1 : limit + 1) as Row[];
       const more = limit !== -1 && rows.length > limit;
       return {
@@ -214,11 +218,19 @@ class SqliteDriver implements Driver {
         revision: this.#q.metaGet.get("revision") as number,
         more,
       };
-    })();
+    }
+  }
+
+  async putAndRange(key: string, value: Uint8Array, opts: PutOptions, prefix: string): Promise<{ put: PutResult; range: RangeResult }> {
+    return this.#tx(() => ({ put: this.#put(key, value, opts), range: this.#range(prefix, {}) }));
   }
 
   async put(key: string, value: Uint8Array, opts: PutOptions = {}): Promise<PutResult> {
-    return this.#tx((): PutResult => {
+    return this.#tx(() => this.#put(key, value, opts));
+  }
+
+  #put(key: string, value: Uint8Array, opts: PutOptions): PutResult {
+    {
       const c = this.#checks(key, opts.ifVersion, opts.guard);
       if (!c.ok) return c;
       const lease = opts.lease === undefined ? null : Number(opts.lease);
@@ -233,7 +245,7 @@ class SqliteDriver implements Driver {
         ok: true,
         entry: { key, value: value.slice(), createRevision: createRev, modRevision: rev, lease: opts.lease },
       };
-    });
+    }
   }
 
   async delete(key: string, opts: DeleteOptions = {}): Promise<DeleteResult> {
