@@ -124,7 +124,7 @@ class SqliteDriver implements Driver {
     this.#sweepTimer = this.#clock.setTimeout(() => {
       this.#sweepTimer = undefined;
       if (this.#closed.signal.aborted) return;
-      let next: number | null = null;
+      let next: number | null;
       try {
         this.#sweep();
         next = this.#q.leaseNext.get() as number | null;
