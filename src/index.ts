@@ -20,7 +20,7 @@ export type { Versioned, WriteResult, ChangeEvent, WriteOptions } from "./primit
 export { LeaseHandle } from "./session.js";
 
 /** The engines a URL can name, and those this version can open. */
-const PLANNED = ["redis", "rediss", "postgres", "postgresql", "etcd", "nats", "kubernetes"];
+const PLANNED = ["etcd", "nats", "kubernetes"];
 
 /**
  * Opens the driver a URL names, loading its engine module only now:
@@ -41,6 +41,16 @@ export async function openDriver(url: string, opts: Pick<ConcordOptions, "clock"
       if (!rest) throw invalid("url", "sqlite needs a file path: sqlite:./.concord/state.db");
       const { createSqliteDriver } = await import("./drivers/sqlite/index.js");
       return createSqliteDriver({ path: rest, ...(opts.clock ? { clock: opts.clock } : {}) });
+    }
+    case "redis":
+    case "rediss": {
+      const { createRedisDriverFromUrl } = await import("./drivers/redis/index.js");
+      return createRedisDriverFromUrl(url);
+    }
+    case "postgres":
+    case "postgresql": {
+      const { createPostgresDriverFromUrl } = await import("./drivers/postgres/index.js");
+      return createPostgresDriverFromUrl(url);
     }
     default:
       if (PLANNED.includes(scheme)) {

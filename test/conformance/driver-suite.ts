@@ -30,7 +30,7 @@ export function driverConformance(makeEngine: () => EngineUnderTest): void {
 
   beforeEach(async () => {
     eng = makeEngine();
-    clock = new ManualClock();
+    clock = new ManualClock(Date.now());
     d = await eng.open(clock);
   });
   afterEach(async () => {

@@ -20,6 +20,10 @@ export interface EngineUnderTest {
 
 type Factory = () => EngineUnderTest;
 
+// Engines that need a server have their harness in a file of their own.
+import { postgresEngine } from "./engine-postgres.js";
+import { redisEngine } from "./engine-redis.js";
+
 const FACTORIES: Record<string, Factory> = {
   memory: () => {
     const name = `t-${randomUUID()}`;
@@ -40,6 +44,8 @@ const FACTORIES: Record<string, Factory> = {
       cleanup: () => rmSync(dir, { recursive: true, force: true }),
     };
   },
+  redis: redisEngine,
+  postgres: postgresEngine,
 };
 
 /** The engines to run, from `ENGINES=memory,sqlite`; all known ones by default. An unknown name fails loudly. */
