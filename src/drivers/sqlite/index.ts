@@ -145,17 +145,16 @@ class SqliteDriver implements Driver {
     });
   }
 
+  // data_version moves only for other connections' commits, so our own need no re-read.
   #tx<T>(fn: () => T): T {
     const run = this.#db.transaction(fn);
     const out = run.immediate();
-    this.#dataVersion = this.#readDataVersion();
     this.#changed.notify();
     return out;
   }
 
   #nextRev(): number {
-    const rev = (this.#q.metaGet.get("revision") as number) + 1;
-    this.#q.metaSet.run(rev, "revision");
+    const rev = this.#q.bumpRevision.get() as number;
     if (++this.#writes % 500 === 0) this.#trim(rev);
     return rev;
   }

@@ -4,9 +4,12 @@ import type { Database, Statement } from "better-sqlite3";
 const SQL = {
   metaGet: "SELECT v FROM concord_meta WHERE k = ?",
   metaSet: "UPDATE concord_meta SET v = ? WHERE k = ?",
+  bumpRevision: "UPDATE concord_meta SET v = v + 1 WHERE k = 'revision' RETURNING v",
   get: "SELECT key, value, create_rev, mod_rev, lease FROM concord_kv WHERE key = ?",
   range: "SELECT key, value, create_rev, mod_rev, lease FROM concord_kv WHERE key >= ? AND key > ? AND key < ? ORDER BY key LIMIT ?",
-  upsert: "INSERT INTO concord_kv (key, value, create_rev, mod_rev, lease) VALUES (?, ?, ?, ?, ?) " + "ON CONFLICT (key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev, lease = excluded.lease",
+  upsert:
+    "INSERT INTO concord_kv (key, value, create_rev, mod_rev, lease) VALUES (?, ?, ?, ?, ?) " +
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev, lease = excluded.lease",
   remove: "DELETE FROM concord_kv WHERE key = ?",
   logPut: "INSERT INTO concord_changes (rev, key, type, value, create_rev, lease) VALUES (?, ?, 0, ?, ?, ?)",
   logDelete: "INSERT INTO concord_changes (rev, key, type) VALUES (?, ?, 1)",
@@ -21,7 +24,7 @@ const SQL = {
   leaseKeys: "SELECT key, value, create_rev, mod_rev, lease FROM concord_kv WHERE lease = ?",
 } as const;
 
-const PLUCK: ReadonlySet<string> = new Set(["metaGet", "leaseAlive", "leaseExpired", "leaseNext"]);
+const PLUCK: ReadonlySet<string> = new Set(["metaGet", "bumpRevision", "leaseAlive", "leaseExpired", "leaseNext"]);
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Statements = Record<keyof typeof SQL, Statement<any[]>>;
