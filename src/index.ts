@@ -20,7 +20,7 @@ export type { Versioned, WriteResult, ChangeEvent, WriteOptions } from "./primit
 export { LeaseHandle } from "./session.js";
 
 /** The engines a URL can name, and those this version can open. */
-const PLANNED = ["etcd", "nats", "kubernetes"];
+const PLANNED = ["nats", "kubernetes"];
 
 /**
  * Opens the driver a URL names, loading its engine module only now:
@@ -51,6 +51,11 @@ export async function openDriver(url: string, opts: Pick<ConcordOptions, "clock"
     case "postgresql": {
       const { createPostgresDriverFromUrl } = await import("./drivers/postgres/index.js");
       return createPostgresDriverFromUrl(url);
+    }
+    case "etcd":
+    case "etcds": {
+      const { createEtcdDriverFromUrl } = await import("./drivers/etcd/index.js");
+      return createEtcdDriverFromUrl(url);
     }
     default:
       if (PLANNED.includes(scheme)) {

@@ -21,6 +21,7 @@ export interface EngineUnderTest {
 type Factory = () => EngineUnderTest;
 
 // Engines that need a server have their harness in a file of their own.
+import { etcdEngine } from "./engine-etcd.js";
 import { postgresEngine } from "./engine-postgres.js";
 import { redisEngine } from "./engine-redis.js";
 
@@ -46,6 +47,7 @@ const FACTORIES: Record<string, Factory> = {
   },
   redis: redisEngine,
   postgres: postgresEngine,
+  etcd: etcdEngine,
 };
 
 /** The engines to run, from `ENGINES=memory,sqlite`; all known ones by default. An unknown name fails loudly. */
