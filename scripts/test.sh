@@ -8,5 +8,9 @@ cd "$(dirname "$0")/.."
 # better-sqlite3 builds from source here (no prebuilt binary is reachable); fail early, by name, if it did not.
 node -e "require('better-sqlite3')" || { echo "engine sqlite: better-sqlite3 is not built; run npm rebuild better-sqlite3" >&2; exit 1; }
 
+# Start (or check) every server engine the run needs; a missing one fails here, by name.
+engines=${ENGINES:-memory,sqlite,redis,postgres,etcd}
+bash scripts/engines.sh ${engines//,/ }
+
 npx tsc -p tsconfig.json --noEmit
 npx vitest run "$@"
