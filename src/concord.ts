@@ -14,6 +14,10 @@ import { Lock, type LockOptions } from "./primitives/lock.js";
 import { SharedMap, type MapOptions } from "./primitives/map.js";
 import { SharedSet, type SetOptions } from "./primitives/set.js";
 import { SharedValue, type ValueOptions } from "./primitives/value.js";
+import { Barrier } from "./primitives/barrier.js";
+import { Latch } from "./primitives/latch.js";
+import { ReadWriteLock } from "./primitives/rwlock.js";
+import { Semaphore, type SemaphoreOptions } from "./primitives/semaphore.js";
 import { type LeaseHandle, Session } from "./session.js";
 
 export interface ConcordOptions {
@@ -97,6 +101,22 @@ export class Concord implements AsyncDisposable {
 
   lock(name: string, opts?: LockOptions): Lock {
     return new Lock(this.#open(), name, opts);
+  }
+  /** A fair read-write lock: shared readers, one writer, no writer starvation. */
+  rwlock(name: string, opts?: { ttlMs?: number }): ReadWriteLock {
+    return new ReadWriteLock(this.#open(), name, opts);
+  }
+  /** At most `permits` holders at once, first come first served. */
+  semaphore(name: string, opts: SemaphoreOptions): Semaphore {
+    return new Semaphore(this.#open(), name, opts);
+  }
+  /** Releases every waiter once `parties` are waiting. */
+  barrier(name: string, opts: { parties: number }): Barrier {
+    return new Barrier(this.#open(), name, opts);
+  }
+  /** Releases waiters after `count` count-downs in all. */
+  latch(name: string, count: number): Latch {
+    return new Latch(this.#open(), name, count);
   }
   election(name: string, opts?: ElectionOptions): Election {
     return new Election(this.#open(), name, opts);

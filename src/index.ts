@@ -18,6 +18,10 @@ export { SharedSet, type SetOptions } from "./primitives/set.js";
 export { SharedList, type ListOptions } from "./primitives/list.js";
 export type { Versioned, WriteResult, ChangeEvent, WriteOptions } from "./primitives/shared.js";
 export { LeaseHandle } from "./session.js";
+export { ReadWriteLock } from "./primitives/rwlock.js";
+export { Semaphore, type SemaphoreOptions } from "./primitives/semaphore.js";
+export { Barrier } from "./primitives/barrier.js";
+export { Latch } from "./primitives/latch.js";
 
 /** The engines a URL can name, and those this version can open. */
 const PLANNED = ["nats", "kubernetes"];

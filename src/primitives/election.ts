@@ -1,13 +1,14 @@
 import { jsonCodec } from "../codec.js";
-import { callSignal, type Context } from "../context.js";
+import type { Context } from "../context.js";
 import type { Entry } from "../driver/types.js";
 import { checkTtl } from "../driver/validate.js";
-import { abortedError, ConcordError, invalid, isConcordError } from "../errors.js";
+import { ConcordError, invalid, isConcordError } from "../errors.js";
 import { Notifier } from "../internal/deferred.js";
 import { checkName, segment } from "../internal/names.js";
 import { abortableIterable, isAbortOf } from "../internal/stream.js";
 import { HeldPlace } from "./held.js";
-import { FairQueue } from "./queue.js";
+import { FairQueue, headOnly } from "./queue.js";
+import { takePlace } from "./take-place.js";
 
 export interface ElectionOptions {
   /** This candidate's id, as `leader()` reports it; default the client's id. */
@@ -90,26 +91,8 @@ export class Election {
   /** Joins the candidates and resolves when this one leads. */
   async campaign(opts: { value?: unknown; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Leadership> {
     const bytes = jsonCodec.encode({ id: this.#id, value: opts.value ?? null } satisfies Candidacy);
-    const { signal, done } = callSignal(opts, this.#ctx.closed);
-    try {
-      for (;;) {
-        const lease = await this.#ctx.leaseFor(this.#ttlMs, signal);
-        const ticket = await this.#queue.join(lease, bytes, signal);
-        try {
-          await this.#queue.waitForTurn(ticket, 1, signal);
-          return new Leadership(this.#queue, ticket, this.#ctx, this.#id);
-        } catch (e) {
-          await this.#queue.leave(ticket);
-          if (isConcordError(e, "LOCK_LOST") && !signal.aborted) continue;
-          throw e;
-        }
-      }
-    } catch (e) {
-      if (signal.aborted) throw abortedError(signal);
-      throw e;
-    } finally {
-      done();
-    }
+    const ticket = await takePlace(this.#ctx, this.#queue, this.#ttlMs, bytes, headOnly, opts);
+    return new Leadership(this.#queue, ticket, this.#ctx, this.#id);
   }
 
   async leader(opts: { signal?: AbortSignal } = {}): Promise<LeaderInfo | undefined> {

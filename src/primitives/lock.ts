@@ -1,9 +1,10 @@
-import { callSignal, type CallOptions, type Context } from "../context.js";
+import type { CallOptions, Context } from "../context.js";
 import { checkTtl } from "../driver/validate.js";
-import { abortedError, invalid, isConcordError } from "../errors.js";
+import { invalid } from "../errors.js";
 import { checkName, segment } from "../internal/names.js";
 import { HeldPlace } from "./held.js";
-import { FairQueue } from "./queue.js";
+import { FairQueue, headOnly } from "./queue.js";
+import { takePlace, tryTakePlace } from "./take-place.js";
 
 export interface LockOptions {
   /** A lease of the lock's own with this TTL; by default the client's session lease. Minimum 1,000 ms. */
@@ -59,41 +60,14 @@ export class Lock {
 
   /** Waits for the lock. Rejects with `TIMEOUT` after `timeoutMs` and `ABORTED` when `signal` aborts. */
   async acquire(opts: CallOptions = {}): Promise<HeldLock> {
-    const { signal, done } = callSignal(opts, this.#ctx.closed);
-    try {
-      for (;;) {
-        const lease = await this.#ctx.leaseFor(this.#ttlMs, signal);
-        const ticket = await this.#queue.join(lease, this.#ownerBytes, signal);
-        try {
-          await this.#queue.waitForTurn(ticket, 1, signal);
-          return new HeldLock(this.#queue, ticket, this.#ctx.closed);
-        } catch (e) {
-          await this.#queue.leave(ticket);
-          // Our lease lapsed while we waited: queue again with a fresh one.
-          if (isConcordError(e, "LOCK_LOST") && !signal.aborted) continue;
-          throw e;
-        }
-      }
-    } catch (e) {
-      if (signal.aborted) throw abortedError(signal);
-      throw e;
-    } finally {
-      done();
-    }
+    const ticket = await takePlace(this.#ctx, this.#queue, this.#ttlMs, this.#ownerBytes, headOnly, opts);
+    return new HeldLock(this.#queue, ticket, this.#ctx.closed);
   }
 
   /** The lock if it is free now, else `undefined`; never waits. */
   async tryAcquire(opts: { signal?: AbortSignal } = {}): Promise<HeldLock | undefined> {
-    const { signal, done } = callSignal(opts, this.#ctx.closed);
-    try {
-      const lease = await this.#ctx.leaseFor(this.#ttlMs, signal);
-      const ticket = await this.#queue.join(lease, this.#ownerBytes, signal);
-      if (ticket.aheadAtJoin === 0) return new HeldLock(this.#queue, ticket, this.#ctx.closed);
-      await this.#queue.leave(ticket);
-      return undefined;
-    } finally {
-      done();
-    }
+    const ticket = await tryTakePlace(this.#ctx, this.#queue, this.#ttlMs, this.#ownerBytes, headOnly, opts);
+    return ticket && new HeldLock(this.#queue, ticket, this.#ctx.closed);
   }
 
   /** Runs `fn` while holding the lock and releases it after, whatever happens. */

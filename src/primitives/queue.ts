@@ -11,8 +11,8 @@ export interface Ticket {
   readonly createRevision: number;
   modRevision: number;
   readonly lease: LeaseHandle;
-  /** How many were ahead when the ticket was taken (read atomically with the write where the engine can). */
-  readonly aheadAtJoin: number;
+  /** Who was ahead when the ticket was taken (read atomically with the write where the engine can). */
+  readonly aheadAtJoin: Entry[];
 }
 
 export function byCreate(a: Entry, b: Entry): number {
@@ -56,7 +56,7 @@ export class FairQueue {
     }
     if (!r.ok) throw new ConcordError("UNAVAILABLE", `queue key ${key} already exists`);
     const mine = r.entry.createRevision;
-    const aheadAtJoin = all.filter((e) => e.createRevision < mine).length;
+    const aheadAtJoin = all.filter((e) => e.createRevision < mine).sort(byCreate);
     return { key, createRevision: mine, modRevision: r.entry.modRevision, lease, aheadAtJoin };
   }
 
@@ -65,19 +65,21 @@ export class FairQueue {
   }
 
   /**
-   * Resolves once at most `slots - 1` tickets are ahead of `t` (1 slot: `t` is at the head). Rejects
-   * with `LOCK_LOST` if the ticket's key vanished (its lease expired) and with the signal's reason if aborted.
+   * Resolves once `blockers(ahead)` is empty, where `ahead` is everyone before `t` in the queue,
+   * first come first. `blockers` names the keys whose deletion could let `t` go: for a lock, the one
+   * just ahead, so a release wakes only the next waiter. Rejects with `LOCK_LOST` if the ticket's
+   * key vanished (its lease expired) and with the signal's reason if aborted.
    */
-  async waitForTurn(t: Ticket, slots: number, signal: AbortSignal): Promise<void> {
-    // Fast path: nobody (or fewer than `slots`) ahead at join time, so no one can be now.
-    if (t.aheadAtJoin < slots) return;
+  async waitUntil(t: Ticket, blockers: (ahead: Entry[]) => string[], signal: AbortSignal): Promise<void> {
+    // Fast path: nothing blocked us at join time, and nothing can join ahead of us later.
+    if (blockers(t.aheadAtJoin).length === 0) return;
     const wake = new Notifier();
-    let watching: string | undefined;
+    let watching = new Set<string>();
     // Deletes seen since the last read: one may arrive before `watching` is set for it.
     const deleted = new Set<string>();
     const unsubscribe = await this.#hub.subscribe(this.prefix, (ev) => {
       if (ev?.type === "delete") deleted.add(ev.key);
-      if (ev === undefined || (ev.type === "delete" && (ev.key === watching || ev.key === t.key))) wake.notify();
+      if (ev === undefined || (ev.type === "delete" && (watching.has(ev.key) || ev.key === t.key))) wake.notify();
     });
     const onLost = (): void => wake.notify();
     t.lease.signal.addEventListener("abort", onLost);
@@ -90,9 +92,10 @@ export class FairQueue {
         const all = await this.entries(signal);
         const mine = all.findIndex((e) => e.key === t.key);
         if (mine < 0) throw new ConcordError("LOCK_LOST", `queue key ${t.key} is gone: its lease expired while waiting`);
-        if (mine < slots) return;
-        watching = all[mine - slots]!.key;
-        if (deleted.has(watching)) continue;
+        const keys = blockers(all.slice(0, mine));
+        if (keys.length === 0) return;
+        watching = new Set(keys);
+        if (keys.some((k) => deleted.has(k))) continue;
         await wake.wait(seen, signal).catch(() => {
           throw abortedError(signal);
         });
@@ -103,3 +106,6 @@ export class FairQueue {
     }
   }
 }
+
+/** A lock's rule: only the one just ahead blocks. */
+export const headOnly = (ahead: Entry[]): string[] => (ahead.length === 0 ? [] : [ahead[ahead.length - 1]!.key]);

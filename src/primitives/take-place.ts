@@ -1,0 +1,60 @@
+import { callSignal, type CallOptions, type Context } from "../context.js";
+import type { Entry } from "../driver/types.js";
+import { abortedError, isConcordError } from "../errors.js";
+import type { FairQueue, Ticket } from "./queue.js";
+
+/**
+ * Joins `queue` under a live lease and waits until `blockers` lets the ticket go: the one acquire
+ * loop of locks, elections, semaphores and read-write locks. If the lease lapses while waiting, it
+ * queues again with a fresh one; on timeout or abort it leaves the queue and rejects.
+ */
+export async function takePlace(
+  ctx: Context,
+  queue: FairQueue,
+  ttlMs: number | undefined,
+  value: Uint8Array,
+  blockers: (ahead: Entry[]) => string[],
+  opts: CallOptions,
+): Promise<Ticket> {
+  const { signal, done } = callSignal(opts, ctx.closed);
+  try {
+    for (;;) {
+      const lease = await ctx.leaseFor(ttlMs, signal);
+      const ticket = await queue.join(lease, value, signal);
+      try {
+        await queue.waitUntil(ticket, blockers, signal);
+        return ticket;
+      } catch (e) {
+        await queue.leave(ticket);
+        if (isConcordError(e, "LOCK_LOST") && !signal.aborted) continue;
+        throw e;
+      }
+    }
+  } catch (e) {
+    if (signal.aborted) throw abortedError(signal);
+    throw e;
+  } finally {
+    done();
+  }
+}
+
+/** Joins and keeps the place only if nothing blocks it now; never waits. */
+export async function tryTakePlace(
+  ctx: Context,
+  queue: FairQueue,
+  ttlMs: number | undefined,
+  value: Uint8Array,
+  blockers: (ahead: Entry[]) => string[],
+  opts: { signal?: AbortSignal },
+): Promise<Ticket | undefined> {
+  const { signal, done } = callSignal(opts, ctx.closed);
+  try {
+    const lease = await ctx.leaseFor(ttlMs, signal);
+    const ticket = await queue.join(lease, value, signal);
+    if (blockers(ticket.aheadAtJoin).length === 0) return ticket;
+    await queue.leave(ticket);
+    return undefined;
+  } finally {
+    done();
+  }
+}
