@@ -19,6 +19,7 @@ import { Latch } from "./primitives/latch.js";
 import { ReadWriteLock } from "./primitives/rwlock.js";
 import { Semaphore, type SemaphoreOptions } from "./primitives/semaphore.js";
 import { type LeaseHandle, Session } from "./session.js";
+import { ClusterClock } from "./time/cluster-clock.js";
 
 export interface ConcordOptions {
   /** Key namespace; clients in different namespaces never see each other. Default "concord". */
@@ -45,6 +46,8 @@ export class Concord implements AsyncDisposable {
   readonly namespace: string;
   readonly id: string;
   readonly ttlMs: number;
+  /** Time agreed across the cluster, read from the engine's clock NTP-style. */
+  readonly time: ClusterClock;
   readonly #ctx: Context;
   readonly #session: Session;
   readonly #hub: WatchHub;
@@ -63,6 +66,7 @@ export class Concord implements AsyncDisposable {
     this.id = opts.id === undefined ? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}` : checkName("id", opts.id);
     const clock = opts.clock ?? systemClock;
     this.driver = driver;
+    this.time = new ClusterClock(driver, clock);
     this.#session = new Session(driver, { ttlMs: this.ttlMs, clock });
     const ns = `${this.namespace}/`;
     this.#hub = new WatchHub(driver, ns, clock);

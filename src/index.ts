@@ -22,6 +22,9 @@ export { ReadWriteLock } from "./primitives/rwlock.js";
 export { Semaphore, type SemaphoreOptions } from "./primitives/semaphore.js";
 export { Barrier } from "./primitives/barrier.js";
 export { Latch } from "./primitives/latch.js";
+export { ClusterClock, type ClusterTime } from "./time/cluster-clock.js";
+export { HybridLogicalClock, type HlcTimestamp, type HybridLogicalClockOptions } from "./time/hlc.js";
+export { SntpClock, type SntpOptions, type SntpTime } from "./time/sntp.js";
 
 /** The engines a URL can name, and those this version can open. */
 const PLANNED = ["nats", "kubernetes"];

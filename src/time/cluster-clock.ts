@@ -1,0 +1,42 @@
+import type { Driver } from "../driver/types.js";
+import { invalid } from "../errors.js";
+import type { Clock } from "../internal/clock.js";
+
+/** Time agreed across the cluster: the engine's clock, as estimated from here. */
+export interface ClusterTime {
+  ms: number;
+  /** The true engine time is within ±uncertaintyMs of `ms` (half the best round trip). */
+  uncertaintyMs: number;
+}
+
+/**
+ * Reads the engine's clock NTP-style: several round trips, and the sample with the least delay
+ * wins, since its midpoint is closest to when the engine read its clock. Local clock skew cancels
+ * out: only the local clock's rate over one round trip matters.
+ */
+export class ClusterClock {
+  readonly #driver: Driver;
+  readonly #clock: Clock;
+
+  constructor(driver: Driver, clock: Clock) {
+    this.#driver = driver;
+    this.#clock = clock;
+  }
+
+  async now(opts: { samples?: number; signal?: AbortSignal } = {}): Promise<ClusterTime> {
+    const samples = opts.samples ?? 5;
+    if (!Number.isSafeInteger(samples) || samples < 1 || samples > 100) throw invalid("samples", "expected an integer from 1 to 100");
+    let best: { offset: number; delay: number } | undefined;
+    for (let i = 0; i < samples; i++) {
+      const t0 = this.#clock.now();
+      const p0 = performance.now();
+      const server = await this.#driver.time(opts.signal ? { signal: opts.signal } : {});
+      const delay = performance.now() - p0;
+      const offset = server - (t0 + delay / 2);
+      if (!best || delay < best.delay) best = { offset, delay };
+    }
+    const b = best!;
+    // Half the round trip, plus the engine's and our own whole-millisecond rounding.
+    return { ms: this.#clock.now() + b.offset, uncertaintyMs: b.delay / 2 + 1 };
+  }
+}
