@@ -68,6 +68,15 @@ start_etcd_member() {
   echo $! >"$ETCD_DIR/m$i.pid"
 }
 
+ensure_chrony() {
+  command -v chronyd >/dev/null && return 0
+  say "installing chrony from Debian (the SNTP tests run their own chronyd on a free loopback port)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chrony) >/dev/null 2>&1 \
+    || fail chrony "apt-get install chrony failed"
+  # the package may start the system daemon; the tests need none of it
+  pkill -x chronyd 2>/dev/null || true
+}
+
 case "${1:-all}" in
   stop-etcd)
     for f in "$ETCD_DIR"/m*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; exit 0 ;;
@@ -75,13 +84,14 @@ case "${1:-all}" in
 esac
 
 wanted=("$@")
-[ ${#wanted[@]} -eq 0 ] && wanted=(redis postgres etcd)
+[ ${#wanted[@]} -eq 0 ] && wanted=(redis postgres etcd chrony)
 for e in "${wanted[@]}"; do
   case "$e" in
     memory|sqlite) ;;
     redis) ensure_redis ;;
     postgres) ensure_postgres ;;
     etcd) ensure_etcd ;;
+    chrony) ensure_chrony ;;
     *) fail "$e" "unknown engine" ;;
   esac
 done

@@ -10,7 +10,7 @@ node -e "require('better-sqlite3')" || { echo "engine sqlite: better-sqlite3 is 
 
 # Start (or check) every server engine the run needs; a missing one fails here, by name.
 engines=${ENGINES:-memory,sqlite,redis,postgres,etcd}
-bash scripts/engines.sh ${engines//,/ }
+bash scripts/engines.sh ${engines//,/ } chrony
 
 npx tsc -p tsconfig.json --noEmit
 npx vitest run "$@"

@@ -14,6 +14,9 @@ export interface SntpOptions {
   timeoutMs?: number;
 }
 
+/** Wall time with sub-millisecond resolution: Date.now() alone would make short delays come out negative. */
+const preciseNow = (): number => performance.timeOrigin + performance.now();
+
 const NTP_EPOCH_OFFSET_S = 2_208_988_800; // 1900-01-01 to 1970-01-01
 
 function readTimestamp(buf: Buffer, at: number): number {
@@ -66,7 +69,7 @@ export class SntpClock {
       let t1 = 0;
       socket.on("error", (e) => finish(new ConcordError("UNAVAILABLE", `sntp: ${this.#host}:${this.#port}: ${e.message}`, { cause: e })));
       socket.on("message", (msg) => {
-        const t4 = Date.now();
+        const t4 = preciseNow();
         if (msg.length < 48) return finish(new ConcordError("UNAVAILABLE", "sntp: short reply"));
         const mode = msg[0]! & 0x7;
         const stratum = msg[1]!;
@@ -76,14 +79,14 @@ export class SntpClock {
           return finish(new ConcordError("UNAVAILABLE", `sntp: kiss-of-death from ${this.#host}: ${code}`));
         }
         // The server echoes our transmit time as its originate time: anything else is not our answer.
-        if (Math.abs(readTimestamp(msg, 24) - t1) > 1) return;
+        if (Math.abs(readTimestamp(msg, 24) - t1) > 0.01) return;
         const t2 = readTimestamp(msg, 32);
         const t3 = readTimestamp(msg, 40);
         const offsetMs = (t2 - t1 + (t3 - t4)) / 2;
         const delayMs = t4 - t1 - (t3 - t2);
-        finish(undefined, { ms: Date.now() + offsetMs, offsetMs, delayMs });
+        finish(undefined, { ms: preciseNow() + offsetMs, offsetMs, delayMs });
       });
-      t1 = Date.now();
+      t1 = preciseNow();
       writeTimestamp(req, 40, t1);
       socket.send(req, this.#port, this.#host);
     });

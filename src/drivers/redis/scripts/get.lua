@@ -1,0 +1,2 @@
+-- get(key) -> entry or {}
+return read_entry(ARGV[3]) or {}

@@ -1,0 +1,2 @@
+-- revision() -> the keyspace revision
+return revision()
