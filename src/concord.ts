@@ -20,6 +20,7 @@ import { ReadWriteLock } from "./primitives/rwlock.js";
 import { Semaphore, type SemaphoreOptions } from "./primitives/semaphore.js";
 import { type LeaseHandle, Session } from "./session.js";
 import { ClusterClock } from "./time/cluster-clock.js";
+import { TaskQueue } from "./tasks/queue.js";
 
 export interface ConcordOptions {
   /** Key namespace; clients in different namespaces never see each other. Default "concord". */
@@ -121,6 +122,15 @@ export class Concord implements AsyncDisposable {
   /** Releases waiters after `count` count-downs in all. */
   latch(name: string, count: number): Latch {
     return new Latch(this.#open(), name, count);
+  }
+  /** A durable task queue. */
+  tasks(name: string): TaskQueue {
+    return new TaskQueue(this.#open(), name);
+  }
+  /** Runs `fn` on one process at a time cluster-wide (a lock named `runonce/NAME`); its signal aborts if the lock is lost. */
+  async runOnce<T>(name: string, fn: (signal: AbortSignal) => Promise<T> | T, opts?: { signal?: AbortSignal; timeoutMs?: number; ttlMs?: number }): Promise<T> {
+    const { ttlMs, ...call } = opts ?? {};
+    return this.lock(`runonce/${name}`, ttlMs === undefined ? {} : { ttlMs }).withLock((signal) => fn(signal), call);
   }
   election(name: string, opts?: ElectionOptions): Election {
     return new Election(this.#open(), name, opts);

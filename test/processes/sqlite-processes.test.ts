@@ -152,4 +152,27 @@ describe("sqlite across processes", () => {
       }
     });
   });
+
+  it("tasks: none lost and each id enqueued once when a worker process is killed mid-run", async () => {
+    await withEngine(async (url, client) => {
+      const file = `${url.slice("sqlite:".length)}.tasks`;
+      const me = await client();
+      const q = me.tasks("jobs");
+      for (let n = 0; n < 60; n++) await q.submit("job", { n }, { id: `job-${n}`, attempts: 5 });
+      for (let n = 0; n < 10; n++) await q.submit("job", { n }, { id: `job-${n}`, attempts: 5 }); // duplicates
+      const victim = spawnWorker({ mode: "task-worker", url, name: "jobs", file });
+      const survivor = spawnWorker({ mode: "task-worker", url, name: "jobs", file });
+      await Promise.all([victim.next("working"), survivor.next("working")]);
+      await until(() => readFileSync(file, "utf8").includes(`start`), 10_000);
+      await sleep(150);
+      victim.child.kill("SIGKILL");
+      for (let n = 0; n < 60; n++) expect((await q.result(`job-${n}`, { timeoutMs: 20_000 })).state).toBe("done");
+      survivor.send("stop");
+      await survivor.exited;
+      const lines = readFileSync(file, "utf8").trim().split("\n");
+      const done = new Set(lines.filter((l) => l.startsWith("done")).map((l) => l.split(" ")[1]));
+      expect(done.size).toBe(60);
+      expect(await q.stats()).toMatchObject({ done: 60, waiting: 0, active: 0, failed: 0 });
+    });
+  });
 });

@@ -7,7 +7,7 @@ import { createInterface } from "node:readline";
 import { connect, isConcordError } from "../../src/index.js";
 
 interface Config {
-  mode: "lock-loop" | "hold" | "elect" | "ops" | "watch" | "write-loop";
+  mode: "lock-loop" | "hold" | "elect" | "ops" | "watch" | "write-loop" | "task-worker";
   url: string;
   name: string;
   ttlMs?: number;
@@ -74,6 +74,23 @@ switch (cfg.mode) {
     say({ event: "leader", term: lead.term, at: now() });
     lead.signal.addEventListener("abort", () => say({ event: "lost", term: lead.term, at: now() }));
     await nextLine();
+    break;
+  }
+  case "task-worker": {
+    // Runs tasks slowly, noting each start and finish, until the parent kills it or says stop.
+    const w = c.tasks(cfg.name).work(
+      {
+        job: async (p: { n: number }, ctx) => {
+          appendFileSync(cfg.file!, `start ${p.n} ${process.pid} ${ctx.attempt}\n`);
+          await sleep(20);
+          appendFileSync(cfg.file!, `done ${p.n} ${process.pid}\n`);
+        },
+      },
+      { concurrency: 4, claimTtlMs: 1000 },
+    );
+    say({ event: "working" });
+    await nextLine();
+    await w.close();
     break;
   }
   case "write-loop": {

@@ -1,0 +1,157 @@
+import { randomUUID } from "node:crypto";
+import { jsonCodec } from "../codec.js";
+import { type CallOptions, type Context, encodeValue } from "../context.js";
+import type { Entry } from "../driver/types.js";
+import { ConcordError, invalid } from "../errors.js";
+import { checkName } from "../internal/names.js";
+import { waitFor } from "../primitives/wait-for.js";
+import { TaskKeys } from "./keys.js";
+import type { Handler, QueueStats, SubmitOptions, TaskRecord, WorkOptions } from "./types.js";
+import { Worker } from "./worker.js";
+
+const EMPTY = new Uint8Array();
+
+export function decodeRecord(e: Entry): TaskRecord & { version: number } {
+  const r = jsonCodec.decode(e.value) as TaskRecord;
+  if (typeof r !== "object" || r === null || typeof r.id !== "string") throw new ConcordError("CORRUPT", `task record ${e.key} is malformed`);
+  return { ...r, version: e.modRevision };
+}
+
+/** The outcome of a finished task, as `result(id)` reports it. */
+export type TaskOutcome = { state: "done"; result: unknown } | { state: "failed"; error: string };
+
+/**
+ * A durable task queue over the driver contract: at-least-once, lease-based claims, retries with
+ * exponential backoff and jitter, dead letters, idempotent submit by id, priorities and delays.
+ */
+export class TaskQueue {
+  readonly name: string;
+  readonly #ctx: Context;
+  readonly #keys: TaskKeys;
+
+  constructor(ctx: Context, name: string) {
+    this.name = checkName("name", name);
+    this.#ctx = ctx;
+    this.#keys = new TaskKeys(ctx.ns, name);
+  }
+
+  /**
+   * Enqueues a task; with `id` a second submit returns the first task instead. The run index entry
+   * is written before the record, so a crash in between leaves a harmless dangling entry, never a
+   * record nobody will run.
+   */
+  async submit(kind: string, payload: unknown, opts: SubmitOptions = {}): Promise<TaskRecord> {
+    checkName("kind", kind);
+    if (typeof opts !== "object" || opts === null) throw invalid("options", "expected an object");
+    const id = opts.id === undefined ? randomUUID() : checkName("id", opts.id);
+    if (id.includes("/")) throw invalid("id", "must not contain '/'");
+    const attempts = opts.attempts ?? 3;
+    if (!Number.isSafeInteger(attempts) || attempts < 1) throw invalid("attempts", `expected a positive integer, got ${String(attempts)}`);
+    const delayMs = opts.delayMs ?? 0;
+    if (!(delayMs >= 0) || !Number.isFinite(delayMs)) throw invalid("delayMs", `expected a non-negative number, got ${String(delayMs)}`);
+    const priority = opts.priority ?? 0;
+    if (!Number.isSafeInteger(priority) || Math.abs(priority) > 1_000_000) throw invalid("priority", "expected an integer within ±1,000,000");
+    const now = this.#ctx.clock.now();
+    const record: TaskRecord = {
+      id,
+      kind,
+      payload: payload ?? null,
+      state: delayMs > 0 ? "delayed" : "waiting",
+      attempt: 0,
+      attempts,
+      priority,
+      runAt: now + delayMs,
+      backoff: opts.backoff ?? {},
+      createdAt: now,
+    };
+    const bytes = encodeValue(this.#ctx, jsonCodec, record);
+    const sig = opts.signal ? { signal: opts.signal } : {};
+    const index = this.#keys.indexEntry(priority, record.runAt, id);
+    await this.#ctx.driver.put(index, EMPTY, sig);
+    const r = await this.#ctx.driver.put(this.#keys.record(id), bytes, { ifVersion: 0, ...sig });
+    if (r.ok) return record;
+    const existing = decodeRecord(r.current!);
+    // A duplicate: the first submit's entry stands (and may be this very key, if both came in one ms).
+    if (this.#keys.indexEntry(existing.priority, existing.runAt, id) !== index) await this.#ctx.driver.delete(index, sig);
+    return existing;
+  }
+
+  async get(id: string, opts: { signal?: AbortSignal } = {}): Promise<(TaskRecord & { version: number }) | undefined> {
+    const e = await this.#ctx.driver.get(this.#keys.record(checkName("id", id)), opts);
+    return e && decodeRecord(e);
+  }
+
+  /** Waits until the task has finished, and says how. */
+  async result(id: string, opts: CallOptions = {}): Promise<TaskOutcome> {
+    checkName("id", id);
+    let outcome: TaskOutcome | undefined;
+    await waitFor(this.#ctx, this.#keys.record(id), async (signal) => {
+      const r = await this.get(id, { signal });
+      if (r?.state === "done") outcome = { state: "done", result: r.result ?? null };
+      else if (r?.state === "failed") outcome = { state: "failed", error: r.error ?? "unknown error" };
+      return outcome !== undefined;
+    }, opts);
+    return outcome!;
+  }
+
+  /** Counts by state; waiting and delayed are told apart by the due time. */
+  async stats(opts: { signal?: AbortSignal } = {}): Promise<QueueStats> {
+    const s: QueueStats = { waiting: 0, delayed: 0, active: 0, done: 0, failed: 0 };
+    const now = this.#ctx.clock.now();
+    for (const r of await this.#all(opts.signal)) {
+      if (r.state === "waiting" || r.state === "delayed") s[r.runAt > now ? "delayed" : "waiting"]++;
+      else s[r.state]++;
+    }
+    return s;
+  }
+
+  /** The dead letters: tasks that failed their last attempt, with their errors. */
+  async failed(opts: { signal?: AbortSignal } = {}): Promise<TaskRecord[]> {
+    return (await this.#all(opts.signal)).filter((r) => r.state === "failed");
+  }
+
+  async #all(signal?: AbortSignal): Promise<TaskRecord[]> {
+    const out: TaskRecord[] = [];
+    let startAfter: string | undefined;
+    for (;;) {
+      const page = await this.#ctx.driver.range(this.#keys.records, { limit: 500, ...(startAfter ? { startAfter } : {}), ...(signal ? { signal } : {}) });
+      out.push(...page.entries.map(decodeRecord));
+      if (!page.more) return out;
+      startAfter = page.entries[page.entries.length - 1]!.key;
+    }
+  }
+
+  /** Starts a worker claiming tasks of the kinds in `handlers`. `close()` stops it. */
+  work(handlers: Record<string, Handler>, opts: WorkOptions = {}): Worker {
+    if (typeof handlers !== "object" || handlers === null || Object.values(handlers).some((h) => typeof h !== "function")) {
+      throw invalid("handlers", "expected an object of kind → function");
+    }
+    return new Worker(this.#ctx, this.#keys, handlers, opts);
+  }
+
+  /**
+   * Enqueues exactly one task per tick, however many processes run the same schedule: each tick's
+   * task id is derived from the tick, so submits from everyone collapse into one. Returns `stop()`.
+   */
+  schedule(name: string, every: { everyMs: number }, kind: string, payload?: unknown): () => void {
+    checkName("name", name);
+    checkName("kind", kind);
+    const everyMs = (every as { everyMs?: number })?.everyMs;
+    if ((every as { cron?: unknown })?.cron !== undefined) throw new ConcordError("UNSUPPORTED", "cron schedules are not supported yet; use { everyMs }");
+    if (typeof everyMs !== "number" || !Number.isSafeInteger(everyMs) || everyMs < 100) throw invalid("everyMs", "expected an integer of at least 100 ms");
+    let stopped = false;
+    let timer: unknown;
+    const tick = (): void => {
+      if (stopped || this.#ctx.closed.aborted) return;
+      const now = this.#ctx.clock.now();
+      const slot = Math.floor(now / everyMs) * everyMs;
+      void this.submit(kind, payload ?? null, { id: `${name}@${slot}` }).catch(() => undefined);
+      timer = this.#ctx.clock.setTimeout(tick, slot + everyMs - now);
+    };
+    tick();
+    return () => {
+      stopped = true;
+      this.#ctx.clock.clearTimeout(timer);
+    };
+  }
+}
