@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { Context } from "./context.js";
@@ -66,6 +67,7 @@ export class Concord implements AsyncDisposable {
     if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 1) throw invalid("maxValueBytes", `expected a positive integer, got ${String(maxValueBytes)}`);
     this.id = opts.id === undefined ? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}` : checkName("id", opts.id);
     const clock = opts.clock ?? systemClock;
+    setMaxListeners(0, this.#closed.signal); // every pending call and handle listens for close
     this.driver = driver;
     this.time = new ClusterClock(driver, clock);
     this.#session = new Session(driver, { ttlMs: this.ttlMs, clock });

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { Driver } from "./driver/types.js";
 import { ConcordError, isConcordError } from "./errors.js";
 import type { Clock } from "./internal/clock.js";
@@ -19,6 +20,7 @@ export class LeaseHandle {
     this.ttlMs = ttlMs;
     this.#clock = clock;
     this.#deadline = sentAt + ttlMs;
+    setMaxListeners(0, this.#ac.signal); // every handle on this lease listens: that is by design
     this.#arm();
   }
 

@@ -96,16 +96,17 @@ export class Worker implements AsyncDisposable {
     const claimed = new Set((await driver.range(this.#keys.claims)).entries.map((e) => e.key.slice(this.#keys.claims.length)));
     const index = await driver.range(this.#keys.index, { limit: SCAN + claimed.size });
     const now = this.#ctx.clock.now();
+    const due: Array<{ id: string; key: string }> = [];
     for (const e of index.entries) {
-      if (this.#running.size >= this.#concurrency || this.#stop.signal.aborted) break;
       const { runAt, id } = this.#keys.parseIndex(e.key);
       if (claimed.has(id) || this.#running.has(id) || this.#foreign.has(id)) continue;
-      if (runAt > now) {
-        nextDue = Math.min(nextDue, runAt);
-        continue;
-      }
-      await this.#tryClaim(id, e.key);
+      if (runAt > now) nextDue = Math.min(nextDue, runAt);
+      else due.push({ id, key: e.key });
     }
+    // Claim as many as there are free slots, all at once: each claim is a few round trips.
+    const free = this.#concurrency - this.#running.size;
+    await Promise.all(due.slice(0, free).map((d) => this.#tryClaim(d.id, d.key)));
+    if (due.length > free) nextDue = Math.min(nextDue, now); // more are due: look again when a slot frees
     if (index.more) nextDue = Math.min(nextDue, now + 200);
     return nextDue;
   }

@@ -1,6 +1,6 @@
 import type { Driver } from "../driver/types.js";
 import { invalid } from "../errors.js";
-import type { Clock } from "../internal/clock.js";
+import { type Clock, systemClock } from "../internal/clock.js";
 
 /** Time agreed across the cluster: the engine's clock, as estimated from here. */
 export interface ClusterTime {
@@ -23,20 +23,26 @@ export class ClusterClock {
     this.#clock = clock;
   }
 
+  /** Local wall time, to a fraction of a millisecond when it is the system clock. */
+  #local(): number {
+    return this.#clock === systemClock ? performance.timeOrigin + performance.now() : this.#clock.now();
+  }
+
   async now(opts: { samples?: number; signal?: AbortSignal } = {}): Promise<ClusterTime> {
     const samples = opts.samples ?? 5;
     if (!Number.isSafeInteger(samples) || samples < 1 || samples > 100) throw invalid("samples", "expected an integer from 1 to 100");
     let best: { offset: number; delay: number } | undefined;
     for (let i = 0; i < samples; i++) {
-      const t0 = this.#clock.now();
+      const t0 = this.#local();
       const p0 = performance.now();
-      const server = await this.#driver.time(opts.signal ? { signal: opts.signal } : {});
+      // engines report whole milliseconds: the true reading lies somewhere in that millisecond
+      const server = (await this.#driver.time(opts.signal ? { signal: opts.signal } : {})) + 0.5;
       const delay = performance.now() - p0;
       const offset = server - (t0 + delay / 2);
       if (!best || delay < best.delay) best = { offset, delay };
     }
     const b = best!;
-    // Half the round trip, plus the engine's and our own whole-millisecond rounding.
-    return { ms: this.#clock.now() + b.offset, uncertaintyMs: b.delay / 2 + 1 };
+    // Half the round trip, plus half of the engine's whole-millisecond resolution.
+    return { ms: this.#local() + b.offset, uncertaintyMs: b.delay / 2 + 0.5 };
   }
 }
