@@ -34,12 +34,14 @@ const PLANNED = ["nats", "kubernetes"];
 
 /**
  * Opens the driver a URL names, loading its engine module only now:
- * `memory:`, `memory:NAME`, `sqlite:PATH` (`sqlite::memory:` for a private database).
+ * `memory:`, `memory:NAME`, `sqlite:PATH` (`sqlite::memory:` for a private database),
+ * `redis://[user:pass@]host:port[/db][?keyspace=NAME]` (`rediss://` for TLS),
+ * `postgres://user:pass@host:port/db[?schema=NAME&sslmode=…]`, `etcd://host1:port,host2:port[?keyspace=NAME]`.
  */
 export async function openDriver(url: string, opts: Pick<ConcordOptions, "clock"> = {}): Promise<Driver> {
   if (typeof url !== "string" || url.length === 0) throw invalid("url", "expected a connection URL such as sqlite:./.concord/state.db");
   const colon = url.indexOf(":");
-  if (colon <= 0) throw invalid("url", `${JSON.stringify(url)} has no engine scheme; try memory: or sqlite:PATH`);
+  if (colon <= 0) throw invalid("url", `${JSON.stringify(url)} has no engine scheme; try memory:, sqlite:PATH, redis://, postgres:// or etcd://`);
   const scheme = url.slice(0, colon).toLowerCase();
   const rest = url.slice(colon + 1).replace(/^\/\//, "");
   switch (scheme) {
@@ -69,9 +71,9 @@ export async function openDriver(url: string, opts: Pick<ConcordOptions, "clock"
     }
     default:
       if (PLANNED.includes(scheme)) {
-        throw new ConcordError("UNSUPPORTED", `the ${scheme} engine is not available in this version of concord; use memory: or sqlite:PATH`);
+        throw new ConcordError("UNSUPPORTED", `the ${scheme} engine is not available in this version of concord; use memory:, sqlite:PATH, redis://, postgres:// or etcd://`);
       }
-      throw invalid("url", `unknown engine scheme ${JSON.stringify(scheme)}; known: memory, sqlite`);
+      throw invalid("url", `unknown engine scheme ${JSON.stringify(scheme)}; known: memory, sqlite, redis, postgres, etcd`);
   }
 }
 
