@@ -54,7 +54,7 @@ switch (cfg.mode) {
   }
   case "hold": {
     const held = await c.lock(cfg.name).acquire();
-    say({ event: "held", token: held.token, at: now() });
+    say({ event: "held", token: held.token, at: now(), ttlMs: (await c.session()).ttlMs });
     held.signal.addEventListener("abort", () => say({ event: "lost", at: now() }));
     // Wait for the parent: after a SIGSTOP/SIGCONT it asks for a fenced write.
     const cmd = await nextLine();
