@@ -1,4 +1,4 @@
-import { closedError, ConcordError, isConcordError, throwIfAborted } from "../errors.js";
+import { closedError, ConcordError, invalid, isConcordError, throwIfAborted } from "../errors.js";
 import type {
   DeleteOptions,
   DeleteResult,
@@ -27,6 +27,15 @@ export class RuntimeDriver implements Driver {
 
   constructor(inner: Driver) {
     this.#inner = inner;
+    const inc = inner.increment?.bind(inner);
+    if (inc) {
+      this.increment = (key, delta, opts = {}) =>
+        this.#run(opts.signal, () => {
+          checkKey("key", key);
+          if (!Number.isSafeInteger(delta)) throw invalid("delta", `expected a safe integer, got ${String(delta)}`);
+          return inc(key, delta, opts);
+        });
+    }
     const fast = inner.putAndRange?.bind(inner);
     if (fast) {
       this.putAndRange = (key, value, opts, prefix) =>
@@ -39,6 +48,7 @@ export class RuntimeDriver implements Driver {
   }
 
   readonly putAndRange?: Driver["putAndRange"];
+  readonly increment?: Driver["increment"];
 
   #checkPut(key: string, value: Uint8Array, opts: PutOptions): void {
     checkKey("key", key);

@@ -102,6 +102,12 @@ export interface Driver extends AsyncDisposable {
   /** Idempotent. Every later call rejects with `CLOSED`. */
   close(): Promise<void>;
   /**
+   * Optional acceleration: treats the value as the decimal text of a safe integer (absent = 0),
+   * adds `delta` and writes the sum, atomically and in one round trip; returns the new entry.
+   * Rejects with `CORRUPT` (nothing written) if the stored value is not such an integer.
+   */
+  increment?: ((key: string, delta: number, opts?: { signal?: AbortSignal }) => Promise<Entry>) | undefined;
+  /**
    * Optional acceleration: `put`, then `range(prefix)` read in the same atomic step (one round trip
    * where the engine allows; an etcd txn does it). Means exactly what the two calls in a row mean.
    */

@@ -37,6 +37,10 @@ export class Counter {
   async increment(by = 1, opts: { signal?: AbortSignal } = {}): Promise<number> {
     checkNumber("by", by);
     checkOpts(opts);
+    if (this.#ctx.driver.increment) {
+      const e = await this.#ctx.driver.increment(this.#key, by, opts.signal ? { signal: opts.signal } : {});
+      return jsonCodec.decode(e.value) as number;
+    }
     for (;;) {
       const cur = await this.#read(opts.signal);
       const next = cur.value + by;

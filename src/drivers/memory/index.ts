@@ -15,6 +15,7 @@ import type {
 } from "../../driver/types.js";
 import { type Clock, systemClock } from "../../internal/clock.js";
 import { MemoryStore } from "./store.js";
+import { addInteger, integerBytes } from "../../driver/integer.js";
 
 export { MemoryStore } from "./store.js";
 
@@ -56,6 +57,11 @@ class MemoryDriver implements Driver {
   }
   async put(key: string, value: Uint8Array, opts: PutOptions = {}): Promise<PutResult> {
     return this.#store.put(key, value, opts);
+  }
+  async increment(key: string, delta: number): Promise<Entry> {
+    const cur = this.#store.get(key);
+    const r = this.#store.put(key, integerBytes(addInteger(cur, delta, "memory")), {});
+    return (r as { entry: Entry }).entry;
   }
   async putAndRange(key: string, value: Uint8Array, opts: PutOptions, prefix: string): Promise<{ put: PutResult; range: RangeResult }> {
     const put = this.#store.put(key, value, opts);

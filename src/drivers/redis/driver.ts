@@ -13,7 +13,7 @@ import type {
   WatchEvent,
   WatchOptions,
 } from "../../driver/types.js";
-import { closedError } from "../../errors.js";
+import { closedError, ConcordError } from "../../errors.js";
 import { type Clock, systemClock } from "../../internal/clock.js";
 import { redisError, type SocketErrors } from "./errors.js";
 import type { KeyspaceKeys } from "./keys.js";
@@ -132,6 +132,15 @@ export class RedisDriver implements Driver {
   async putAndRange(key: string, value: Uint8Array, opts: PutOptions, prefix: string): Promise<{ put: PutResult; range: RangeResult }> {
     const r = (await this.#run("put", ...this.#putArgs(key, value, opts), "1", prefix)) as Reply[];
     return { put: toPutResult(r[0] ?? null, key, value, opts.lease), range: toRangeResult(r[1] ?? null) };
+  }
+
+  async increment(key: string, delta: number): Promise<Entry> {
+    const r = await this.#run("increment", key, delta);
+    if (Array.isArray(r) && r.length === 1) {
+      if (String(r[0]) === "OVERFLOW") throw new ConcordError("INVALID_ARGUMENT", "delta: the counter would leave the safe integer range", { engine: "redis" });
+      throw new ConcordError("CORRUPT", `${key} does not hold an integer`, { engine: "redis" });
+    }
+    return toEntry(r, "increment")!;
   }
 
   async delete(key: string, opts: DeleteOptions = {}): Promise<DeleteResult> {

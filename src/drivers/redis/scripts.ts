@@ -16,6 +16,7 @@ export const OPS = [
   "sweep",
   "changes",
   "compact",
+  "increment",
 ] as const;
 export type Op = (typeof OPS)[number];
 

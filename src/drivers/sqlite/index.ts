@@ -21,6 +21,7 @@ import type {
 import { ConcordError } from "../../errors.js";
 import { type Clock, systemClock } from "../../internal/clock.js";
 import { Notifier } from "../../internal/deferred.js";
+import { addInteger, integerBytes } from "../../driver/integer.js";
 import { type ChangeRow, prepare, type Row, type Statements } from "./statements.js";
 
 export interface SqliteDriverOptions {
@@ -218,6 +219,13 @@ class SqliteDriver implements Driver {
         more,
       };
     }
+  }
+
+  async increment(key: string, delta: number): Promise<Entry> {
+    return this.#tx(() => {
+      const r = this.#put(key, integerBytes(addInteger(this.#row(key), delta, "sqlite")), {});
+      return (r as { entry: Entry }).entry;
+    });
   }
 
   async putAndRange(key: string, value: Uint8Array, opts: PutOptions, prefix: string): Promise<{ put: PutResult; range: RangeResult }> {
