@@ -5,6 +5,7 @@ import type { Entry } from "../driver/types.js";
 import { ConcordError, invalid } from "../errors.js";
 import { checkName } from "../internal/names.js";
 import { waitFor } from "../primitives/wait-for.js";
+import { nextCron, parseCron } from "./cron.js";
 import { TaskKeys } from "./keys.js";
 import type { Handler, QueueStats, SubmitOptions, TaskRecord, WorkOptions } from "./types.js";
 import { Worker } from "./worker.js";
@@ -131,22 +132,36 @@ export class TaskQueue {
 
   /**
    * Enqueues exactly one task per tick, however many processes run the same schedule: each tick's
-   * task id is derived from the tick, so submits from everyone collapse into one. Returns `stop()`.
+   * task id is derived from the tick, so submits from everyone collapse into one. Ticks are every
+   * `everyMs`, or the minutes a five-field `cron` expression (UTC) matches. Returns `stop()`.
    */
-  schedule(name: string, every: { everyMs: number }, kind: string, payload?: unknown): () => void {
+  schedule(name: string, when: { everyMs: number } | { cron: string }, kind: string, payload?: unknown): () => void {
     checkName("name", name);
     checkName("kind", kind);
-    const everyMs = (every as { everyMs?: number })?.everyMs;
-    if ((every as { cron?: unknown })?.cron !== undefined) throw new ConcordError("UNSUPPORTED", "cron schedules are not supported yet; use { everyMs }");
-    if (typeof everyMs !== "number" || !Number.isSafeInteger(everyMs) || everyMs < 100) throw invalid("everyMs", "expected an integer of at least 100 ms");
+    if (typeof when !== "object" || when === null) throw invalid("when", "expected { everyMs } or { cron }");
+    let next: (now: number) => { slot: number; at: number };
+    if ("cron" in when) {
+      const cron = parseCron(when.cron);
+      next = (now) => {
+        const at = nextCron(cron, now - 60_000); // the current minute counts if it matches
+        return at <= now ? { slot: at, at: nextCron(cron, now) } : { slot: -1, at };
+      };
+    } else {
+      const everyMs = when.everyMs;
+      if (typeof everyMs !== "number" || !Number.isSafeInteger(everyMs) || everyMs < 100) throw invalid("everyMs", "expected an integer of at least 100 ms");
+      next = (now) => {
+        const slot = Math.floor(now / everyMs) * everyMs;
+        return { slot, at: slot + everyMs };
+      };
+    }
     let stopped = false;
     let timer: unknown;
     const tick = (): void => {
       if (stopped || this.#ctx.closed.aborted) return;
       const now = this.#ctx.clock.now();
-      const slot = Math.floor(now / everyMs) * everyMs;
-      void this.submit(kind, payload ?? null, { id: `${name}@${slot}` }).catch(() => undefined);
-      timer = this.#ctx.clock.setTimeout(tick, slot + everyMs - now);
+      const { slot, at } = next(now);
+      if (slot >= 0) void this.submit(kind, payload ?? null, { id: `${name}@${slot}` }).catch(() => undefined);
+      timer = this.#ctx.clock.setTimeout(tick, Math.max(1, at - now));
     };
     tick();
     return () => {
