@@ -7,7 +7,7 @@ import { checkName } from "../internal/names.js";
 import { waitFor } from "../primitives/wait-for.js";
 import { nextCron, parseCron } from "./cron.js";
 import { TaskKeys } from "./keys.js";
-import type { Handler, QueueStats, SubmitOptions, TaskRecord, WorkOptions } from "./types.js";
+import type { BackoffOptions, Handler, QueueStats, SubmitOptions, TaskRecord, WorkOptions } from "./types.js";
 import { Worker } from "./worker.js";
 
 const EMPTY = new Uint8Array();
@@ -16,6 +16,23 @@ export function decodeRecord(e: Entry): TaskRecord & { version: number } {
   const r = jsonCodec.decode(e.value) as TaskRecord;
   if (typeof r !== "object" || r === null || typeof r.id !== "string") throw new ConcordError("CORRUPT", `task record ${e.key} is malformed`);
   return { ...r, version: e.modRevision };
+}
+
+function normalizeBackoff(b: SubmitOptions["backoff"]): BackoffOptions {
+  if (b === undefined) return {};
+  if (typeof b === "number") {
+    if (!(b >= 0) || !Number.isFinite(b)) throw invalid("backoff", `expected a non-negative number of milliseconds, got ${String(b)}`);
+    return { delayMs: b };
+  }
+  if (typeof b !== "object" || b === null) throw invalid("backoff", "expected { delayMs, maxMs }, a number, or { type, delay }");
+  const delayMs = "delay" in b ? b.delay : b.delayMs;
+  if (delayMs !== undefined && (!(delayMs >= 0) || !Number.isFinite(delayMs))) throw invalid("backoff", "the delay must be a non-negative number of milliseconds");
+  if (b.type !== undefined && b.type !== "exponential" && b.type !== "fixed") throw invalid("backoff", `unknown type ${String(b.type)}`);
+  const out: BackoffOptions = {};
+  if (delayMs !== undefined) out.delayMs = delayMs;
+  if ("maxMs" in b && b.maxMs !== undefined) out.maxMs = b.maxMs;
+  if (b.type !== undefined) out.type = b.type;
+  return out;
 }
 
 /** The outcome of a finished task, as `result(id)` reports it. */
@@ -62,7 +79,7 @@ export class TaskQueue {
       attempts,
       priority,
       runAt: now + delayMs,
-      backoff: opts.backoff ?? {},
+      backoff: normalizeBackoff(opts.backoff),
       createdAt: now,
     };
     const bytes = encodeValue(this.#ctx, jsonCodec, record);

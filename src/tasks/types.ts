@@ -26,6 +26,8 @@ export interface BackoffOptions {
   /** First retry delay; doubles each attempt up to `maxMs`, with ±20 % jitter. Default 1,000 ms. */
   delayMs?: number;
   maxMs?: number;
+  /** "fixed" keeps every retry at `delayMs`. Default "exponential". */
+  type?: "exponential" | "fixed";
 }
 
 export interface SubmitOptions {
@@ -34,7 +36,8 @@ export interface SubmitOptions {
   delayMs?: number;
   /** Most runs, retries included. Default 3. */
   attempts?: number;
-  backoff?: BackoffOptions;
+  /** Retry delays: `{ delayMs, maxMs }`, a number (the first delay), or BullMQ's `{ type: "exponential" | "fixed", delay }`. */
+  backoff?: BackoffOptions | number | { type: "exponential" | "fixed"; delay: number };
   /** Lower runs first. Default 0. */
   priority?: number;
   signal?: AbortSignal;

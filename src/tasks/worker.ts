@@ -20,7 +20,7 @@ interface Claim {
 function backoffMs(r: TaskRecord): number {
   const base = r.backoff.delayMs ?? 1000;
   const max = r.backoff.maxMs ?? 5 * 60_000;
-  const exp = Math.min(max, base * 2 ** Math.max(0, r.attempt - 1));
+  const exp = r.backoff.type === "fixed" ? base : Math.min(max, base * 2 ** Math.max(0, r.attempt - 1));
   return Math.round(exp * (0.8 + Math.random() * 0.4)); // ±20 % jitter spreads retries of a burst
 }
 
