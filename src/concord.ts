@@ -126,8 +126,8 @@ export class Concord implements AsyncDisposable {
     return new Latch(this.#open(), name, count);
   }
   /** A durable task queue. */
-  tasks(name: string): TaskQueue {
-    return new TaskQueue(this.#open(), name);
+  tasks(name: string, opts?: { retainMs?: number }): TaskQueue {
+    return new TaskQueue(this.#open(), name, opts);
   }
   /** Runs `fn` on one process at a time cluster-wide (a lock named `runonce/NAME`); its signal aborts if the lock is lost. */
   async runOnce<T>(name: string, fn: (signal: AbortSignal) => Promise<T> | T, opts?: { signal?: AbortSignal; timeoutMs?: number; ttlMs?: number }): Promise<T> {

@@ -46,11 +46,31 @@ export class TaskQueue {
   readonly name: string;
   readonly #ctx: Context;
   readonly #keys: TaskKeys;
+  readonly #retainMs: number;
 
-  constructor(ctx: Context, name: string) {
+  constructor(ctx: Context, name: string, opts: { retainMs?: number } = {}) {
     this.name = checkName("name", name);
+    if (typeof opts !== "object" || opts === null) throw invalid("options", "expected an object");
+    const retainMs = opts.retainMs ?? 24 * 3600_000;
+    if (!Number.isSafeInteger(retainMs) || retainMs < 0) throw invalid("retainMs", `expected a non-negative integer, got ${String(retainMs)}`);
     this.#ctx = ctx;
     this.#keys = new TaskKeys(ctx.ns, name);
+    this.#retainMs = retainMs;
+  }
+
+  /**
+   * Drops finished tasks older than `retainMs` (results, dead letters, and with them the memory of
+   * their ids for deduplication). Workers call it now and then; returns how many were dropped.
+   */
+  async prune(opts: { signal?: AbortSignal } = {}): Promise<number> {
+    const cutoff = this.#ctx.clock.now() - this.#retainMs;
+    let n = 0;
+    for (const r of await this.#allWithVersions(opts.signal)) {
+      if ((r.state === "done" || r.state === "failed") && (r.finishedAt ?? 0) <= cutoff) {
+        if ((await this.#ctx.driver.delete(this.#keys.record(r.id), { ifVersion: r.version })).ok) n++;
+      }
+    }
+    return n;
   }
 
   /**
@@ -128,8 +148,12 @@ export class TaskQueue {
     return (await this.#all(opts.signal)).filter((r) => r.state === "failed");
   }
 
-  async #all(signal?: AbortSignal): Promise<TaskRecord[]> {
-    const out: TaskRecord[] = [];
+  #all(signal?: AbortSignal): Promise<TaskRecord[]> {
+    return this.#allWithVersions(signal);
+  }
+
+  async #allWithVersions(signal?: AbortSignal): Promise<Array<TaskRecord & { version: number }>> {
+    const out: Array<TaskRecord & { version: number }> = [];
     let startAfter: string | undefined;
     for (;;) {
       const page = await this.#ctx.driver.range(this.#keys.records, { limit: 500, ...(startAfter ? { startAfter } : {}), ...(signal ? { signal } : {}) });
@@ -144,7 +168,7 @@ export class TaskQueue {
     if (typeof handlers !== "object" || handlers === null || Object.values(handlers).some((h) => typeof h !== "function")) {
       throw invalid("handlers", "expected an object of kind → function");
     }
-    return new Worker(this.#ctx, this.#keys, handlers, opts);
+    return new Worker(this.#ctx, this.#keys, handlers, opts, () => this.prune());
   }
 
   /**

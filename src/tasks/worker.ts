@@ -44,7 +44,11 @@ export class Worker implements AsyncDisposable {
   readonly #foreign = new Set<string>();
   #closing: Promise<void> | undefined;
 
-  constructor(ctx: Context, keys: TaskKeys, handlers: Record<string, Handler>, opts: WorkOptions) {
+  readonly #prune: () => Promise<number>;
+  #lastPrune = 0;
+
+  constructor(ctx: Context, keys: TaskKeys, handlers: Record<string, Handler>, opts: WorkOptions, prune: () => Promise<number>) {
+    this.#prune = prune;
     const concurrency = opts.concurrency ?? 1;
     if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 10_000) throw invalid("concurrency", "expected an integer from 1 to 10,000");
     this.#claimTtlMs = opts.claimTtlMs ?? 30_000;
@@ -72,6 +76,10 @@ export class Worker implements AsyncDisposable {
       while (!signal.aborted && !this.#ctx.closed.aborted) {
         const seen = this.#wake.seq;
         let nextDue = Infinity;
+        if (this.#ctx.clock.now() - this.#lastPrune > 60_000) {
+          this.#lastPrune = this.#ctx.clock.now();
+          void this.#prune().catch(() => undefined); // finished tasks past retainMs; best effort
+        }
         try {
           nextDue = await this.#claimSome();
         } catch (e) {

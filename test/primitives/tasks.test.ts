@@ -117,3 +117,19 @@ for (const name of engineNames()) {
     });
   });
 }
+
+describe("task retention", () => {
+  it("prune drops finished tasks past retainMs, and then the id may be submitted anew", async () => {
+    const { connect } = await import("../../src/index.js");
+    const c = await connect(`memory:retain-${Date.now()}`);
+    const q = c.tasks("r", { retainMs: 0 });
+    const w = q.work({ k: () => "ok" });
+    await q.submit("k", 1, { id: "once" });
+    await q.result("once", { timeoutMs: 5000 });
+    await w.close();
+    expect(await q.prune()).toBe(1);
+    expect(await q.get("once")).toBeUndefined();
+    expect((await q.submit("k", 2, { id: "once" })).payload).toBe(2);
+    await c.close();
+  });
+});
