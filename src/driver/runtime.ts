@@ -65,6 +65,10 @@ export class RuntimeDriver implements Driver {
     return this.#inner.engine;
   }
 
+  get timeResolutionMs(): number | undefined {
+    return this.#inner.timeResolutionMs;
+  }
+
   async #run<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
     if (this.#closed) throw closedError(`the ${this.engine} driver`);
     throwIfAborted(signal);

@@ -97,6 +97,8 @@ export interface Driver extends AsyncDisposable {
   watch(prefix: string, opts?: WatchOptions): AsyncIterable<WatchEvent>;
   /** Drops history before `revision`; watches from before it then fail with `COMPACTED`. */
   compact(revision: number, opts?: { signal?: AbortSignal }): Promise<void>;
+  /** How coarse `time()` is, in ms (default 1); etcd, read from an HTTP Date header, says 1000. */
+  readonly timeResolutionMs?: number | undefined;
   /** The engine's clock in ms since the epoch. */
   time(opts?: { signal?: AbortSignal }): Promise<number>;
   /** Idempotent. Every later call rejects with `CLOSED`. */

@@ -19,7 +19,7 @@ export class HeldPlace implements Fence {
   readonly #closed: AbortSignal;
   #ac: AbortController | undefined;
   #lost: Error | undefined;
-  #released = false;
+  #releasing: Promise<void> | undefined;
   #unlink: (() => void) | undefined;
 
   constructor(queue: FairQueue, ticket: Ticket, closed: AbortSignal) {
@@ -84,10 +84,12 @@ export class HeldPlace implements Fence {
   }
 
   /** Aborts the signal first, then gives the place up, so no one else can hold it while our signal is live. */
-  async release(): Promise<void> {
-    if (this.#released) return;
-    this.#released = true;
-    this.#abort(RELEASED);
-    await this.#queue.leave(this.#ticket);
+  release(): Promise<void> {
+    // Every caller waits for the one deletion, so "released" means the key is gone.
+    this.#releasing ??= (async () => {
+      this.#abort(RELEASED);
+      await this.#queue.leave(this.#ticket);
+    })();
+    return this.#releasing;
   }
 }

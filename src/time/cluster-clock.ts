@@ -32,17 +32,18 @@ export class ClusterClock {
     const samples = opts.samples ?? 5;
     if (!Number.isSafeInteger(samples) || samples < 1 || samples > 100) throw invalid("samples", "expected an integer from 1 to 100");
     let best: { offset: number; delay: number } | undefined;
+    const resolution = this.#driver.timeResolutionMs ?? 1;
     for (let i = 0; i < samples; i++) {
       const t0 = this.#local();
       const p0 = performance.now();
-      // engines report whole milliseconds: the true reading lies somewhere in that millisecond
-      const server = (await this.#driver.time(opts.signal ? { signal: opts.signal } : {})) + 0.5;
+      // engines report whole units (ms, or s for etcd): the true reading lies somewhere in that unit
+      const server = (await this.#driver.time(opts.signal ? { signal: opts.signal } : {})) + resolution / 2;
       const delay = performance.now() - p0;
       const offset = server - (t0 + delay / 2);
       if (!best || delay < best.delay) best = { offset, delay };
     }
     const b = best!;
-    // Half the round trip, plus half of the engine's whole-millisecond resolution.
-    return { ms: this.#local() + b.offset, uncertaintyMs: b.delay / 2 + 0.5 };
+    // Half the round trip, plus half of the engine's resolution.
+    return { ms: this.#local() + b.offset, uncertaintyMs: b.delay / 2 + resolution / 2 };
   }
 }

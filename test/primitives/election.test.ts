@@ -15,7 +15,7 @@ for (const name of engineNames()) {
       expect(await b.election("e").leader()).toEqual({ id: "a", term: la.term, value: "A" });
       let bLeads = false;
       const pb = b.election("e", { id: "b" }).campaign({ value: "B" }).then((l) => ((bLeads = true), l));
-      await sleep(50);
+      await until(async () => (await a.election("e").candidates()).length === 2);
       expect(bLeads).toBe(false);
       expect((await a.election("e").candidates()).map((c) => c.id)).toEqual(["a", "b"]);
       await la.resign();

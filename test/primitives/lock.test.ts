@@ -99,7 +99,7 @@ for (const name of engineNames()) {
         waiters.push(c.lock("herd").acquire({ timeoutMs: 20_000 }));
       }
       await until(async () => (await base.driver.range("concord/lock/herd/")).entries.length === 11);
-      await sleep(50);
+      await sleep(300); // let every waiter finish its first read and settle into waiting
       const before = ranges;
       await held.release();
       const first = await Promise.race(waiters);

@@ -60,13 +60,13 @@ for (const name of engineNames()) {
       const q = a.tasks("delay");
       const started: string[] = [];
       const t0 = Date.now();
-      const late = await q.submit("run", "late", { delayMs: 400 });
+      const late = await q.submit("run", "late", { delayMs: 1500 }); // long enough for the others to finish on a loaded machine
       await q.submit("run", "low", { priority: 5 });
       await q.submit("run", "high", { priority: -5 });
       let lateAt = 0;
       const w = q.work({ run: (p: string) => { started.push(p); if (p === "late") lateAt = Date.now(); } });
       await q.result(late.id, { timeoutMs: 10_000 });
-      expect(lateAt - t0).toBeGreaterThanOrEqual(400);
+      expect(lateAt - t0).toBeGreaterThanOrEqual(1500);
       expect(started).toEqual(["high", "low", "late"]);
       await w.close();
     });

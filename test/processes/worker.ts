@@ -54,8 +54,10 @@ switch (cfg.mode) {
   }
   case "hold": {
     const held = await c.lock(cfg.name).acquire();
-    say({ event: "held", token: held.token, at: now(), ttlMs: (await c.session()).ttlMs });
+    const ttlMs = (await c.session()).ttlMs;
     held.signal.addEventListener("abort", () => say({ event: "lost", at: now() }));
+    if (held.signal.aborted) say({ event: "lost", at: now() });
+    say({ event: "held", token: held.token, at: now(), ttlMs });
     // Wait for the parent: after a SIGSTOP/SIGCONT it asks for a fenced write.
     const cmd = await nextLine();
     if (cmd === "write") {
