@@ -1,7 +1,10 @@
 import { invalid } from "../errors.js";
 
-/** Longest key a driver accepts, in UTF-16 code units. */
-export const MAX_KEY_LENGTH = 4096;
+/**
+ * Longest key a driver accepts, in UTF-16 code units: the same on every engine, and short enough
+ * that 3 bytes a character fit PostgreSQL's b-tree entry limit (about 2,700 bytes).
+ */
+export const MAX_KEY_LENGTH = 900;
 /** The shortest lease any engine is asked for. */
 export const MIN_TTL_MS = 1000;
 /** The longest lease: a week. */

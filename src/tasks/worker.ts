@@ -10,6 +10,8 @@ import type { Handler, TaskRecord, WorkOptions } from "./types.js";
 
 const EMPTY = new Uint8Array();
 const SCAN = 64;
+/** An index entry whose record is still missing this long after it fell due was left by a crashed submit. */
+const STALE_AFTER_MS = 60_000;
 
 interface Claim {
   key: string;
@@ -127,6 +129,11 @@ export class Worker implements AsyncDisposable {
     const claim: Claim = { key: this.#keys.claim(id), version: c.entry.modRevision, lease };
     const e = await driver.get(this.#keys.record(id));
     const rec = e && decodeRecord(e);
+    if (!rec && this.#keys.parseIndex(indexKey).runAt + STALE_AFTER_MS > this.#ctx.clock.now()) {
+      // submit writes the index entry first: its record may be a moment away. Look again later.
+      await driver.delete(claim.key);
+      return;
+    }
     if (!rec || rec.state === "done" || rec.state === "failed" || this.#keys.indexEntry(rec.priority, rec.runAt, id) !== indexKey) {
       await driver.delete(indexKey); // stale entry: the record moved on or never landed
       await driver.delete(claim.key);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -167,7 +167,7 @@ for (const name of engineNames().filter((n) => n !== "memory")) describe(`${name
       const victim = spawnWorker({ mode: "task-worker", url, name: "jobs", file });
       const survivor = spawnWorker({ mode: "task-worker", url, name: "jobs", file });
       await Promise.all([victim.next("working"), survivor.next("working")]);
-      await until(() => readFileSync(file, "utf8").includes(`start`), 10_000);
+      await until(() => existsSync(file) && readFileSync(file, "utf8").includes("start"), 10_000);
       await sleep(150);
       victim.child.kill("SIGKILL");
       for (let n = 0; n < 60; n++) expect((await q.result(`job-${n}`, { timeoutMs: 20_000 })).state).toBe("done");

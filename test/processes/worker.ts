@@ -29,6 +29,8 @@ function rng(seed: number): () => number {
   return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
 }
 
+// The parent going away (a failed test) ends us too: no orphaned workers.
+process.stdin.on("close", () => process.exit(0));
 const c = await connect(cfg.url, { ttlMs: cfg.ttlMs ?? 1000, id: cfg.id ?? `p${process.pid}` });
 const stdin = createInterface({ input: process.stdin });
 const lines: string[] = [];
