@@ -56,6 +56,7 @@ class SqliteDriver implements Driver {
   readonly #q: Statements;
   readonly #clock: Clock;
   readonly #historyLimit: number;
+  readonly #busyTimeoutMs: number;
   readonly #changed = new Notifier();
   readonly #closed = new AbortController();
   #fsWatcher: FSWatcher | undefined;
@@ -68,6 +69,7 @@ class SqliteDriver implements Driver {
     this.#db = db;
     this.#clock = opts.clock ?? systemClock;
     this.#historyLimit = opts.historyLimit ?? 10_000;
+    this.#busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
     this.#q = prepare(db);
     this.#dataVersion = this.#readDataVersion();
     if (opts.path !== ":memory:") this.#watchFile(resolve(opts.path));
@@ -127,29 +129,51 @@ class SqliteDriver implements Driver {
       if (this.#closed.signal.aborted) return;
       let next: number | null;
       try {
-        this.#sweep();
-        next = this.#q.leaseNext.get() as number | null;
+        next = this.#sweep();
       } catch {
-        next = this.#clock.now() + 100;
+        next = this.#clock.now() + 5; // another process is writing: try again in a moment
       }
       // Other processes may grant or extend leases meanwhile: look again at least every second.
-      const wait = next === null ? 1000 : Math.min(1000, Math.max(0, next - this.#clock.now()));
-      this.#scheduleSweep(wait);
+      this.#scheduleSweep(next === null ? 1000 : Math.min(1000, Math.max(0, next - this.#clock.now())));
     }, delayMs);
   }
 
-  #sweep(): void {
+  /** Expires what is due, at once (one attempt: a busy database is retried by the caller); returns the next deadline. */
+  #sweep(): number | null {
     const expired = this.#q.leaseExpired.all(this.#clock.now()) as number[];
-    if (expired.length === 0) return;
-    this.#tx(() => {
-      for (const id of this.#q.leaseExpired.all(this.#clock.now()) as number[]) this.#revoke(id);
-    });
+    if (expired.length > 0) {
+      this.#db
+        .transaction(() => {
+          for (const id of this.#q.leaseExpired.all(this.#clock.now()) as number[]) this.#revoke(id);
+        })
+        .immediate();
+      this.#changed.notify();
+    }
+    return this.#q.leaseNext.get() as number | null;
+  }
+
+  /**
+   * Runs `fn`, retrying while another process holds the write lock. SQLite's own busy handler
+   * sleeps 1, 2, 5, 10… ms in a blocked thread; yielding to the event loop and retrying at once
+   * hands the lock over in a fraction of that and keeps this process responsive meanwhile.
+   */
+  async #retry<T>(fn: () => T): Promise<T> {
+    const deadline = Date.now() + this.#busyTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return fn();
+      } catch (e) {
+        if ((e as { code?: string }).code !== "SQLITE_BUSY" || Date.now() > deadline || this.#closed.signal.aborted) throw e;
+        if (attempt < 50) await new Promise((r) => setImmediate(r));
+        else await new Promise((r) => setTimeout(r, Math.min(10, attempt - 49)));
+      }
+    }
   }
 
   // data_version moves only for other connections' commits, so our own need no re-read.
-  #tx<T>(fn: () => T): T {
+  async #tx<T>(fn: () => T): Promise<T> {
     const run = this.#db.transaction(fn);
-    const out = run.immediate();
+    const out = await this.#retry(() => run.immediate());
     this.#changed.notify();
     return out;
   }
@@ -201,11 +225,12 @@ class SqliteDriver implements Driver {
   }
 
   async get(key: string): Promise<Entry | undefined> {
-    return this.#row(key);
+    return this.#retry(() => this.#row(key));
   }
 
   async range(prefix: string, opts: RangeOptions = {}): Promise<RangeResult> {
-    return this.#db.transaction(() => this.#range(prefix, opts))();
+    const read = this.#db.transaction(() => this.#range(prefix, opts));
+    return this.#retry(() => read());
   }
 
   #range(prefix: string, opts: RangeOptions): RangeResult {
@@ -273,29 +298,32 @@ class SqliteDriver implements Driver {
   }
 
   async revision(): Promise<number> {
-    return this.#q.metaGet.get("revision") as number;
+    return this.#retry(() => this.#q.metaGet.get("revision") as number);
   }
 
   async grantLease(ttlMs: number): Promise<Lease> {
-    const info = this.#q.leaseGrant.run(ttlMs, this.#clock.now() + ttlMs);
+    const info = await this.#retry(() => this.#q.leaseGrant.run(ttlMs, this.#clock.now() + ttlMs));
     this.#scheduleSweep(0);
     return { id: String(info.lastInsertRowid), ttlMs };
   }
 
   async keepAlive(id: string): Promise<boolean> {
-    const now = this.#clock.now();
     const n = Number(id);
-    if (this.#q.leaseExtend.run(now, n, now).changes === 1) return true;
+    const extended = await this.#retry(() => {
+      const now = this.#clock.now();
+      return this.#q.leaseExtend.run(now, n, now).changes === 1;
+    });
+    if (extended) return true;
     this.#scheduleSweep(0); // it may be expired but not yet swept: delete its keys now
     return false;
   }
 
   async revokeLease(id: string): Promise<void> {
-    this.#tx(() => this.#revoke(Number(id)));
+    await this.#tx(() => this.#revoke(Number(id)));
   }
 
   async compact(revision: number): Promise<void> {
-    this.#tx(() => {
+    await this.#tx(() => {
       const first = this.#q.metaGet.get("first_kept") as number;
       const rev = this.#q.metaGet.get("revision") as number;
       if (revision > first) this.#compact(Math.min(revision, rev + 1));
@@ -339,8 +367,8 @@ class SqliteDriver implements Driver {
   watch(prefix: string, opts: WatchOptions = {}): AsyncIterable<WatchEvent> {
     return changeLogWatch(
       {
-        changesSince: async (p, from, limit) => this.#changesSince(p, from, limit),
-        currentRevision: async () => this.#q.metaGet.get("revision") as number,
+        changesSince: (p, from, limit) => this.#retry(() => this.#changesSince(p, from, limit)),
+        currentRevision: () => this.revision(),
         changed: this.#changed,
         closed: this.#closed.signal,
       },
@@ -390,6 +418,8 @@ export function createSqliteDriver(opts: SqliteDriverOptions): Driver {
     db.pragma("journal_mode = WAL");
     db.pragma(`synchronous = ${opts.synchronous ?? "NORMAL"}`);
     db.exec(readFileSync(new URL("./schema.sql", import.meta.url), "utf8"));
+    // From here on the driver retries busy writes itself, without blocking the thread (see #retry).
+    db.pragma("busy_timeout = 0");
   } catch (e) {
     db.close();
     throw new ConcordError("UNAVAILABLE", `sqlite: cannot open ${opts.path}: ${(e as Error).message}`, {
