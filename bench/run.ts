@@ -12,6 +12,8 @@ import { fmt, type Row } from "./stats.js";
 import { benchWatchLatency } from "./watch-latency.js";
 import { benchTasks } from "./tasks.js";
 import { benchTimeUncertainty } from "./time-uncertainty.js";
+import { benchRedis } from "./redis.js";
+import { benchServerLocks } from "./server-locks.js";
 
 const quick = process.argv.includes("--quick");
 const rows: Row[] = [];
@@ -19,8 +21,18 @@ rows.push(await benchMemoryLock(quick ? 500 : 3000));
 rows.push(...(await benchHandoff(quick ? 1000 : 5000)));
 rows.push(await benchWatchLatency(quick ? 100 : 1000));
 const dir = mkdtempSync(join(tmpdir(), "concord-bench-"));
-rows.push(...(await benchTasks([["sqlite", `sqlite:${join(dir, "tasks.db")}`]], quick ? 500 : 10_000)));
-rows.push(await benchTimeUncertainty(`sqlite:${join(dir, "time.db")}`, "sqlite", quick ? 100 : 1000));
+const ks = `bench-${Date.now()}`;
+const servers: Array<[string, string]> = [
+  ["redis", `redis://127.0.0.1:6379?keyspace=${ks}`],
+  ["postgres", `postgres://postgres@127.0.0.1:5432/test?schema=bench_${Date.now()}`],
+  ["etcd", `etcd://127.0.0.1:2379,127.0.0.1:22379,127.0.0.1:32379?keyspace=${ks}`],
+];
+rows.push(...(await benchRedis(quick ? 1000 : 3000)));
+rows.push(...(await benchServerLocks(quick ? 1000 : 3000)));
+rows.push(...(await benchTasks([["sqlite", `sqlite:${join(dir, "tasks.db")}`], ["redis", servers[0]![1]], ["postgres", servers[1]![1]]], quick ? 500 : 10_000)));
+for (const [label, url] of [["sqlite", `sqlite:${join(dir, "time.db")}`] as [string, string], ...servers]) {
+  rows.push(await benchTimeUncertainty(url, label, quick ? 50 : 300));
+}
 rmSync(dir, { recursive: true, force: true });
 
 const table = [
