@@ -1,10 +1,10 @@
-import { type Codec, type CodecOption, resolveCodec } from "../codec.js";
+import type { CodecOption } from "../codec.js";
 import type { Context } from "../context.js";
 import type { Entry } from "../driver/types.js";
 import { ConcordError, invalid } from "../errors.js";
-import { checkName, segment } from "../internal/names.js";
 import { after, between } from "../internal/positions.js";
 import {
+  CodecPrimitive,
   type ChangeEvent,
   checkOpts,
   deleteKey,
@@ -13,8 +13,7 @@ import {
   watchKeys,
   type WatchOptions,
   writeKey,
-  type WriteResult,
-} from "./shared.js";
+  type WriteResult } from "./shared.js";
 
 export interface ListOptions<T> {
   codec?: CodecOption<T>;
@@ -31,22 +30,13 @@ function checkIndex(i: unknown): number {
  * A shared list. Each item is its own key ordered by a position string, so appends and inserts
  * from many clients never rewrite the whole list; index operations act on the list as read.
  */
-export class SharedList<T = unknown> {
-  readonly name: string;
-  readonly #ctx: Context;
-  readonly #codec: Codec<T>;
-  readonly #prefix: string;
-
+export class SharedList<T = unknown> extends CodecPrimitive<T> {
   constructor(ctx: Context, name: string, opts: ListOptions<T> = {}) {
-    this.name = checkName("name", name);
-    checkOpts(opts);
-    this.#ctx = ctx;
-    this.#codec = resolveCodec(opts.codec);
-    this.#prefix = `${ctx.ns}list/${segment(name)}/`;
+    super(ctx, "list", name, opts, true);
   }
 
   async #all(signal?: AbortSignal): Promise<Entry[]> {
-    return (await this.#ctx.driver.range(this.#prefix, signal ? { signal } : {})).entries;
+    return (await this.ctx.driver.range(this.base, signal ? { signal } : {})).entries;
   }
 
   async #at(index: unknown, signal?: AbortSignal): Promise<Entry> {
@@ -57,7 +47,7 @@ export class SharedList<T = unknown> {
   }
 
   #pos(e: Entry): string {
-    return e.key.slice(this.#prefix.length);
+    return e.key.slice(this.base.length);
   }
 
   /** Adds to the end; returns the new item's version. */
@@ -66,7 +56,7 @@ export class SharedList<T = unknown> {
     for (;;) {
       const all = await this.#all(opts.signal);
       const last = all[all.length - 1];
-      const r = await writeKey(this.#ctx, this.#codec, this.#prefix + after(last && this.#pos(last)), value, { ifVersion: 0, ...opts });
+      const r = await writeKey(this.ctx, this.codec, this.base + after(last && this.#pos(last)), value, { ifVersion: 0, ...opts });
       if (r.ok) return r;
     }
   }
@@ -81,30 +71,30 @@ export class SharedList<T = unknown> {
       const prev = all[i - 1];
       const next = all[i];
       const pos = next ? between(prev ? this.#pos(prev) : "", this.#pos(next)) : after(prev && this.#pos(prev));
-      const r = await writeKey(this.#ctx, this.#codec, this.#prefix + pos, value, { ifVersion: 0, ...opts });
+      const r = await writeKey(this.ctx, this.codec, this.base + pos, value, { ifVersion: 0, ...opts });
       if (r.ok) return r;
     }
   }
 
   async get(index: number, opts: Sig = {}): Promise<Versioned<T> | undefined> {
     const i = checkIndex(index);
-    return versioned(this.#codec, (await this.#all(opts.signal))[i]);
+    return versioned(this.codec, (await this.#all(opts.signal))[i]);
   }
 
   /** Replaces the item at `index`, only if it is still the one read (else `ok: false`). */
   async set(index: number, value: T, opts: Sig & { ifVersion?: number } = {}): Promise<WriteResult<T>> {
     const e = await this.#at(index, opts.signal);
-    return writeKey(this.#ctx, this.#codec, e.key, value, { ...opts, ifVersion: opts.ifVersion ?? e.modRevision });
+    return writeKey(this.ctx, this.codec, e.key, value, { ...opts, ifVersion: opts.ifVersion ?? e.modRevision });
   }
 
   /** Removes the item at `index`, only if it is still the one read. */
   async remove(index: number, opts: Sig & { ifVersion?: number } = {}): Promise<WriteResult<T>> {
     const e = await this.#at(index, opts.signal);
-    return deleteKey(this.#ctx, this.#codec, e.key, { ...opts, ifVersion: opts.ifVersion ?? e.modRevision });
+    return deleteKey(this.ctx, this.codec, e.key, { ...opts, ifVersion: opts.ifVersion ?? e.modRevision });
   }
 
   async items(opts: Sig = {}): Promise<T[]> {
-    return (await this.#all(opts.signal)).map((e) => this.#codec.decode(e.value));
+    return (await this.#all(opts.signal)).map((e) => this.codec.decode(e.value));
   }
 
   async size(opts: Sig = {}): Promise<number> {
@@ -113,11 +103,11 @@ export class SharedList<T = unknown> {
 
   async clear(opts: Sig = {}): Promise<void> {
     checkOpts(opts);
-    await this.#ctx.driver.deletePrefix(this.#prefix, opts);
+    await this.ctx.driver.deletePrefix(this.base, opts);
   }
 
   /** Changes: `key` is the item's position string, which sorts in list order. */
   watch(opts?: WatchOptions): AsyncIterable<ChangeEvent<T>> {
-    return watchKeys(this.#ctx, this.#codec, this.#prefix, (k) => k.slice(this.#prefix.length), opts);
+    return watchKeys(this.ctx, this.codec, this.base, (k) => k.slice(this.base.length), opts);
   }
 }

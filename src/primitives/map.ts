@@ -1,7 +1,8 @@
-import { type Codec, type CodecOption, resolveCodec } from "../codec.js";
+import type { CodecOption } from "../codec.js";
 import type { Context } from "../context.js";
-import { checkName, segment } from "../internal/names.js";
+import { checkName } from "../internal/names.js";
 import {
+  CodecPrimitive,
   type ChangeEvent,
   checkOpts,
   deleteKey,
@@ -11,8 +12,7 @@ import {
   type WatchOptions,
   writeKey,
   type WriteOptions,
-  type WriteResult,
-} from "./shared.js";
+  type WriteResult } from "./shared.js";
 
 export interface MapOptions<T> {
   codec?: CodecOption<T>;
@@ -21,35 +21,26 @@ export interface MapOptions<T> {
 type Sig = { signal?: AbortSignal };
 
 /** A shared map of string keys to values, each entry versioned on its own and watchable. */
-export class SharedMap<T = unknown> {
-  readonly name: string;
-  readonly #ctx: Context;
-  readonly #codec: Codec<T>;
-  readonly #prefix: string;
-
+export class SharedMap<T = unknown> extends CodecPrimitive<T> {
   constructor(ctx: Context, name: string, opts: MapOptions<T> = {}) {
-    this.name = checkName("name", name);
-    checkOpts(opts);
-    this.#ctx = ctx;
-    this.#codec = resolveCodec(opts.codec);
-    this.#prefix = `${ctx.ns}map/${segment(name)}/`;
+    super(ctx, "map", name, opts, true);
   }
 
   #key(k: unknown): string {
-    return this.#prefix + checkName("key", k);
+    return this.base + checkName("key", k);
   }
 
   async get(key: string, opts: Sig = {}): Promise<Versioned<T> | undefined> {
-    return versioned(this.#codec, await this.#ctx.driver.get(this.#key(key), opts));
+    return versioned(this.codec, await this.ctx.driver.get(this.#key(key), opts));
   }
 
   async put(key: string, value: T, opts?: WriteOptions): Promise<WriteResult<T>> {
-    return writeKey(this.#ctx, this.#codec, this.#key(key), value, opts);
+    return writeKey(this.ctx, this.codec, this.#key(key), value, opts);
   }
 
   /** Removes `key`; an absent key is `{ ok: false, current: undefined }`. */
   async remove(key: string, opts?: WriteOptions): Promise<WriteResult<T>> {
-    return deleteKey(this.#ctx, this.#codec, this.#key(key), opts);
+    return deleteKey(this.ctx, this.codec, this.#key(key), opts);
   }
 
   /** Applies `fn` to the entry with compare-and-set, retrying on conflict; returning `undefined` removes it. */
@@ -60,19 +51,19 @@ export class SharedMap<T = unknown> {
       const next = fn(cur?.value);
       if (next === undefined) {
         if (!cur) return undefined;
-        const r = await deleteKey(this.#ctx, this.#codec, k, { ifVersion: cur.version, ...opts });
+        const r = await deleteKey(this.ctx, this.codec, k, { ifVersion: cur.version, ...opts });
         if (r.ok) return undefined;
         continue;
       }
-      const r = await writeKey(this.#ctx, this.#codec, k, next, { ifVersion: cur?.version ?? 0, ...opts });
+      const r = await writeKey(this.ctx, this.codec, k, next, { ifVersion: cur?.version ?? 0, ...opts });
       if (r.ok) return { value: next, version: r.version };
     }
   }
 
   /** All entries in key order, read at one revision. */
   async entries(opts: Sig = {}): Promise<Array<[string, Versioned<T>]>> {
-    const r = await this.#ctx.driver.range(this.#prefix, opts);
-    return r.entries.map((e) => [e.key.slice(this.#prefix.length), versioned(this.#codec, e)!]);
+    const r = await this.ctx.driver.range(this.base, opts);
+    return r.entries.map((e) => [e.key.slice(this.base.length), versioned(this.codec, e)!]);
   }
 
   async keys(opts: Sig = {}): Promise<string[]> {
@@ -80,15 +71,15 @@ export class SharedMap<T = unknown> {
   }
 
   async size(opts: Sig = {}): Promise<number> {
-    return (await this.#ctx.driver.range(this.#prefix, opts)).entries.length;
+    return (await this.ctx.driver.range(this.base, opts)).entries.length;
   }
 
   async clear(opts: Sig = {}): Promise<void> {
     checkOpts(opts);
-    await this.#ctx.driver.deletePrefix(this.#prefix, opts);
+    await this.ctx.driver.deletePrefix(this.base, opts);
   }
 
   watch(opts?: WatchOptions): AsyncIterable<ChangeEvent<T>> {
-    return watchKeys(this.#ctx, this.#codec, this.#prefix, (k) => k.slice(this.#prefix.length), opts);
+    return watchKeys(this.ctx, this.codec, this.base, (k) => k.slice(this.base.length), opts);
   }
 }

@@ -1,8 +1,9 @@
-import type { Codec } from "../codec.js";
+import { type Codec, type CodecOption, resolveCodec } from "../codec.js";
 import { checkFence, type Context, encodeValue, type Fence, lockLost } from "../context.js";
 import type { Entry, WatchEvent } from "../driver/types.js";
 import { checkVersion } from "../driver/validate.js";
 import { invalid } from "../errors.js";
+import { checkName, segment } from "../internal/names.js";
 import { abortableIterable } from "../internal/stream.js";
 
 /** A read: the value and its version (the modRevision of the write that made it). */
@@ -111,4 +112,23 @@ function toChange<T>(codec: Codec<T>, ev: WatchEvent, key: string): ChangeEvent<
   return ev.type === "put"
     ? { type: "put", key, value: codec.decode(ev.entry.value), version: ev.revision }
     : { type: "delete", key, version: ev.revision };
+}
+
+/**
+ * What every codec-backed primitive (value, map, set, list) holds: its name, the client's context,
+ * its codec, and its key (`kind/name`) or key prefix (`kind/name/`).
+ */
+export abstract class CodecPrimitive<T> {
+  readonly name: string;
+  protected readonly ctx: Context;
+  protected readonly codec: Codec<T>;
+  protected readonly base: string;
+
+  constructor(ctx: Context, kind: string, name: string, opts: { codec?: CodecOption<T> } | undefined, asPrefix: boolean) {
+    this.name = checkName("name", name);
+    checkOpts(opts);
+    this.ctx = ctx;
+    this.codec = resolveCodec(opts?.codec);
+    this.base = `${ctx.ns}${kind}/${segment(name)}${asPrefix ? "/" : ""}`;
+  }
 }

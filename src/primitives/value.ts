@@ -1,9 +1,8 @@
-import { type CodecOption, resolveCodec, type Codec } from "../codec.js";
+import type { CodecOption } from "../codec.js";
 import type { Context } from "../context.js";
-import { checkName, segment } from "../internal/names.js";
 import {
+  CodecPrimitive,
   type ChangeEvent,
-  checkOpts,
   deleteKey,
   type Versioned,
   versioned,
@@ -11,39 +10,29 @@ import {
   type WatchOptions,
   writeKey,
   type WriteOptions,
-  type WriteResult,
-} from "./shared.js";
+  type WriteResult } from "./shared.js";
 
 export interface ValueOptions<T> {
   codec?: CodecOption<T>;
 }
 
 /** One shared value with optimistic versions: every write returns a version and takes `ifVersion`. */
-export class SharedValue<T = unknown> {
-  readonly name: string;
-  readonly #ctx: Context;
-  readonly #codec: Codec<T>;
-  readonly #key: string;
-
+export class SharedValue<T = unknown> extends CodecPrimitive<T> {
   constructor(ctx: Context, name: string, opts: ValueOptions<T> = {}) {
-    this.name = checkName("name", name);
-    checkOpts(opts);
-    this.#ctx = ctx;
-    this.#codec = resolveCodec(opts.codec);
-    this.#key = `${ctx.ns}value/${segment(name)}`;
+    super(ctx, "value", name, opts, false);
   }
 
   async get(opts: { signal?: AbortSignal } = {}): Promise<Versioned<T> | undefined> {
-    return versioned(this.#codec, await this.#ctx.driver.get(this.#key, opts));
+    return versioned(this.codec, await this.ctx.driver.get(this.base, opts));
   }
 
   set(value: T, opts?: WriteOptions): Promise<WriteResult<T>> {
-    return writeKey(this.#ctx, this.#codec, this.#key, value, opts);
+    return writeKey(this.ctx, this.codec, this.base, value, opts);
   }
 
   /** Deletes the value; an absent value is `{ ok: false, current: undefined }`. */
   delete(opts?: WriteOptions): Promise<WriteResult<T>> {
-    return deleteKey(this.#ctx, this.#codec, this.#key, opts);
+    return deleteKey(this.ctx, this.codec, this.base, opts);
   }
 
   /** Applies `fn` to the current value and writes the result with compare-and-set, retrying on conflict. */
@@ -57,7 +46,7 @@ export class SharedValue<T = unknown> {
   }
 
   watch(opts?: WatchOptions): AsyncIterable<ChangeEvent<T>> {
-    return watchKeys(this.#ctx, this.#codec, this.#key, () => this.name, opts, this.#key);
+    return watchKeys(this.ctx, this.codec, this.base, () => this.name, opts, this.base);
   }
 }
 
