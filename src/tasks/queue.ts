@@ -65,7 +65,7 @@ export class TaskQueue {
   async prune(opts: { signal?: AbortSignal } = {}): Promise<number> {
     const cutoff = this.#ctx.clock.now() - this.#retainMs;
     let n = 0;
-    for (const r of await this.#allWithVersions(opts.signal)) {
+    for (const r of await this.#all(opts.signal)) {
       if ((r.state === "done" || r.state === "failed") && (r.finishedAt ?? 0) <= cutoff) {
         if ((await this.#ctx.driver.delete(this.#keys.record(r.id), { ifVersion: r.version })).ok) n++;
       }
@@ -148,11 +148,7 @@ export class TaskQueue {
     return (await this.#all(opts.signal)).filter((r) => r.state === "failed");
   }
 
-  #all(signal?: AbortSignal): Promise<TaskRecord[]> {
-    return this.#allWithVersions(signal);
-  }
-
-  async #allWithVersions(signal?: AbortSignal): Promise<Array<TaskRecord & { version: number }>> {
+  async #all(signal?: AbortSignal): Promise<Array<TaskRecord & { version: number }>> {
     const out: Array<TaskRecord & { version: number }> = [];
     let startAfter: string | undefined;
     for (;;) {

@@ -128,32 +128,33 @@ export class Worker implements AsyncDisposable {
     if (!c.ok) return;
     const claim: Claim = { key: this.#keys.claim(id), version: c.entry.modRevision, lease };
     const e = await driver.get(this.#keys.record(id));
-    const rec = e && decodeRecord(e);
-    if (!rec && this.#keys.parseIndex(indexKey).runAt + STALE_AFTER_MS > this.#ctx.clock.now()) {
+    // The record as stored, and apart from it the version to compare-and-set against.
+    const { version, ...rec } = e ? decodeRecord(e) : ({ version: 0 } as Partial<TaskRecord> & { version: number });
+    if (!e && this.#keys.parseIndex(indexKey).runAt + STALE_AFTER_MS > this.#ctx.clock.now()) {
       // submit writes the index entry first: its record may be a moment away. Look again later.
       await driver.delete(claim.key);
       return;
     }
-    if (!rec || rec.state === "done" || rec.state === "failed" || this.#keys.indexEntry(rec.priority, rec.runAt, id) !== indexKey) {
+    if (!e || rec.state === "done" || rec.state === "failed" || this.#keys.indexEntry(rec.priority!, rec.runAt!, id) !== indexKey) {
       await driver.delete(indexKey); // stale entry: the record moved on or never landed
       await driver.delete(claim.key);
       return;
     }
-    const handler = this.#handlers[rec.kind];
+    const record = rec as TaskRecord;
+    const handler = this.#handlers[record.kind];
     if (!handler) {
       this.#foreign.add(id);
       await driver.delete(claim.key); // another worker may know this kind
       return;
     }
-    rec.attempt += 1;
-    if (rec.attempt > rec.attempts) {
+    record.attempt += 1;
+    if (record.attempt > record.attempts) {
       // it was claimed as often as allowed and every claimant died: dead-letter it
-      await this.#finish(rec, indexKey, claim, { state: "failed", error: "its worker was lost on the last attempt" });
+      await this.#finish(record, indexKey, claim, { state: "failed", error: "its worker was lost on the last attempt" });
       return;
     }
-    const active: TaskRecord = { ...rec, state: "active" };
-    delete (active as { version?: number }).version;
-    const w = await driver.put(this.#keys.record(id), jsonCodec.encode(active), { ifVersion: rec.version, guard: { key: claim.key, version: claim.version } });
+    const active: TaskRecord = { ...record, state: "active" };
+    const w = await driver.put(this.#keys.record(id), jsonCodec.encode(active), { ifVersion: version, guard: { key: claim.key, version: claim.version } });
     if (!w.ok) {
       await driver.delete(claim.key);
       return;
@@ -190,7 +191,6 @@ export class Worker implements AsyncDisposable {
   async #finish(rec: TaskRecord, indexKey: string, claim: Claim, outcome: Partial<TaskRecord>): Promise<void> {
     const { driver } = this.#ctx;
     const next: TaskRecord = { ...rec, ...outcome };
-    delete (next as { version?: number }).version;
     if (next.state === "done" || next.state === "failed") next.finishedAt = this.#ctx.clock.now();
     const retryIndex = next.state === "delayed" ? this.#keys.indexEntry(next.priority, next.runAt, next.id) : undefined;
     if (retryIndex) await driver.put(retryIndex, EMPTY);

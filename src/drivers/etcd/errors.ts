@@ -1,3 +1,4 @@
+import { NETWORK_ERROR_CODES } from "../../driver/network-errors.js";
 import { ConcordError, isConcordError } from "../../errors.js";
 
 /** gRPC status codes etcd answers with (grpc.github.io/grpc/core/md_doc_statuscodes.html). */
@@ -45,19 +46,6 @@ const TRANSIENT: ReadonlySet<number> = new Set([
   Status.UNAVAILABLE,
 ]);
 
-/** Socket-level failures, as Node (and undici, for the clock's HTTP request) name them. */
-const NETWORK: ReadonlySet<string> = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ETIMEDOUT",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "UND_ERR_CONNECT_TIMEOUT",
-  "UND_ERR_SOCKET",
-]);
 
 function className(e: object): string {
   return (e.constructor as { name?: string } | undefined)?.name ?? "";
@@ -74,7 +62,7 @@ export function grpcStatus(e: unknown): number | undefined {
 function networkCode(e: unknown): string | undefined {
   for (let cur: unknown = e, depth = 0; typeof cur === "object" && cur !== null && depth < 3; depth++) {
     const code = (cur as { code?: unknown }).code;
-    if (typeof code === "string" && NETWORK.has(code)) return code;
+    if (typeof code === "string" && NETWORK_ERROR_CODES.has(code)) return code;
     cur = (cur as { cause?: unknown }).cause;
   }
   return undefined;

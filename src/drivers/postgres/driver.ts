@@ -33,7 +33,7 @@ import {
 } from "./rows.js";
 import { type Statement, type Statements, statements, warmUp } from "./statements.js";
 import { LeaseSweeper, type SweepOutcome } from "./sweeper.js";
-import { resumableWatch } from "./watch.js";
+import { changeLogWatch } from "../../driver/poll-watch.js";
 
 /** What a {@link PostgresDriver} is made of; `createPostgresDriver` assembles it from the user's options. */
 export interface PostgresDriverParts {
@@ -242,7 +242,7 @@ export class PostgresDriver implements Driver {
   }
 
   watch(prefix: string, opts: WatchOptions = {}): AsyncIterable<WatchEvent> {
-    return resumableWatch(
+    return changeLogWatch(
       {
         changesSince: (p, from, limit) => this.#changesSince(p, from, limit),
         currentRevision: () => this.revision(),

@@ -1,19 +1,8 @@
+import { NETWORK_ERROR_CODES } from "../../driver/network-errors.js";
 import { ConcordError, isConcordError } from "../../errors.js";
 
 const ENGINE = "postgres";
 
-// Node socket errors on the way to the server: down, restarting, or unreachable. Worth a retry.
-const SOCKET_CODES: ReadonlySet<string> = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-]);
 
 // SQLSTATEs of a server that is going away, starting up, overloaded, or undid our transaction to
 // break a conflict: the same call may succeed a moment later.
@@ -44,7 +33,7 @@ export function fromPgError(e: unknown, where: string, doing = "request failed")
   const code = errorCode(e);
   const opts = (retryable: boolean) => ({ cause: e, engine: ENGINE, retryable });
   const at = `postgres at ${where}`;
-  if (code === undefined || SOCKET_CODES.has(code)) {
+  if (code === undefined || NETWORK_ERROR_CODES.has(code)) {
     return new ConcordError("UNAVAILABLE", `${at}: ${doing}: ${reason(e)}; is the server running and reachable?`, opts(true));
   }
   if (TRANSIENT_CODES.has(code) || TRANSIENT_CLASSES.has(code.slice(0, 2))) {

@@ -1,18 +1,6 @@
+import { NETWORK_ERROR_CODES } from "../../driver/network-errors.js";
 import { ConcordError, isConcordError } from "../../errors.js";
 
-/** Socket-level failures: the server is down, unreachable or dropped us. */
-const NETWORK = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EHOSTDOWN",
-]);
 
 /** Redis error kinds (the first word of an error reply) that pass once the server recovers. */
 const TRANSIENT = new Set(["LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN", "READONLY", "OOM", "NOREPLICAS"]);
@@ -61,7 +49,7 @@ export function redisError(e: unknown, address: string, socketCode?: string): Co
   const err = (typeof e === "object" && e !== null ? e : {}) as { name?: unknown; code?: unknown; message?: unknown };
   const opts = { cause: e, engine: "redis" };
   const code = typeof err.code === "string" ? err.code : replyKind(err) === undefined ? socketCode : undefined;
-  if (code !== undefined && NETWORK.has(code)) {
+  if (code !== undefined && NETWORK_ERROR_CODES.has(code)) {
     return new ConcordError("UNAVAILABLE", `redis at ${address} is unreachable (${code}); is the server running?`, opts);
   }
   const kind = replyKind(err);
