@@ -76,10 +76,15 @@ describe("concord CLI", () => {
     const script = [
       "const fs = require('fs'); const f = process.env.MARKER_FILE;",
       "fs.appendFileSync(f, 'start ' + process.env.CONCORD_FENCING_TOKEN + '\\n');",
-      "setTimeout(() => fs.appendFileSync(f, 'end\\n'), 700);",
+      "setTimeout(() => fs.appendFileSync(f, 'end\\n'), Number(process.env.HOLD_MS));",
     ].join(" ");
-    const run = (): Promise<Result> => concord(["lock", "shared", "--", process.execPath, "-e", script], { MARKER_FILE: file });
-    const [a, b] = await Promise.all([run(), run()]);
+    const run = (holdMs: number): Promise<Result> =>
+      concord(["lock", "shared", "--", process.execPath, "-e", script], { MARKER_FILE: file, HOLD_MS: String(holdMs) });
+    // The second starts once the first holds, and the first holds long enough for a CLI to start
+    // on a loaded machine, so the second always has to wait (and says so).
+    const first = run(5000);
+    for (let i = 0; i < 300 && !(existsSync(file) && readFileSync(file, "utf8").includes("start")); i++) await new Promise((r) => setTimeout(r, 50));
+    const [a, b] = await Promise.all([first, run(100)]);
     expect([a.code, b.code]).toEqual([0, 0]);
     const lines = readFileSync(file, "utf8").trim().split("\n");
     expect(lines.map((l) => l.split(" ")[0])).toEqual(["start", "end", "start", "end"]);
