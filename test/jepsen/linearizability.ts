@@ -188,16 +188,25 @@ export const registerModel: Model<RegisterState, RegisterInput, RegisterOutput> 
   },
 };
 
-/** A counter: increments return the new value; reads return the value. */
-export type CounterInput = { key: string; f: "incr"; by: number } | { key: string; f: "read" };
-export type CounterOutput = { value: number };
+/** A counter: increments return the new value; reads return the value; CAS sets `next` only if the value is `expect`. */
+export type CounterInput =
+  | { key: string; f: "incr"; by: number }
+  | { key: string; f: "read" }
+  | { key: string; f: "cas"; expect: number; next: number };
+export type CounterOutput = { value: number } | { ok: boolean };
 
 export const counterModel: Model<number, CounterInput, CounterOutput> = {
   init: () => 0,
   hash: (s) => String(s),
   step(s, input, out) {
+    if (input.f === "cas") {
+      const hit = s === input.expect;
+      if (out === undefined) return hit ? input.next : s;
+      if (!("ok" in out)) return undefined;
+      return out.ok === hit ? (hit ? input.next : s) : undefined;
+    }
     const next = input.f === "incr" ? s + input.by : s;
     if (out === undefined) return next;
-    return out.value === next ? next : undefined;
+    return "value" in out && out.value === next ? next : undefined;
   },
 };
