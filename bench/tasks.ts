@@ -70,3 +70,23 @@ export async function benchTasks(engines: Array<[label: string, url: string]>, n
   }
   return rows;
 }
+
+/** `npx tsx bench/tasks.ts [n] [engines]`: this benchmark alone, e.g. `npx tsx bench/tasks.ts 10000 redis,sqlite,postgres`. */
+if (process.argv[1] !== undefined && import.meta.url === (await import("node:url")).pathToFileURL(process.argv[1]).href) {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const n = Number(process.argv[2] ?? 10_000);
+  const wanted = (process.argv[3] ?? "sqlite,redis,postgres").split(",");
+  const dir = mkdtempSync(join(tmpdir(), "concord-bench-tasks-"));
+  const stamp = Date.now();
+  const urls: Record<string, string> = {
+    sqlite: `sqlite:${join(dir, "tasks.db")}`,
+    redis: `redis://127.0.0.1:6379?keyspace=bench-${stamp}`,
+    postgres: `postgres://postgres@127.0.0.1:5432/test?schema=bench_${stamp}`,
+  };
+  const rows = await benchTasks(wanted.map((l) => [l, urls[l]!] as [string, string]), n);
+  rmSync(dir, { recursive: true, force: true });
+  for (const r of rows) console.log(`${r.benchmark}: ${fmt(r.concord)} ${r.unit}${r.peer === undefined ? "" : ` vs ${fmt(r.peer)} (${r.peerName}), ${fmt(r.ratio!, 2)}x`}; ${r.note ?? ""}`);
+  process.exit(0);
+}
