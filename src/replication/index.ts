@@ -23,6 +23,8 @@ export { type Conflict, type ReceiveResult, Replica, type ReplicaListener, type 
 export { compareWriters, custom, fieldMerge, keepBoth, lastWriterWins, type Resolver } from "./resolvers.js";
 export { type AggregateConflict, causalOrder, concurrent, fold, type Folded, happenedBefore, mergeProjection, type Projection } from "./projection.js";
 export { MemoryEventStore } from "./stores/memory.js";
+export { SqliteEventStore, type SqliteEventStoreOptions } from "./stores/sqlite.js";
+export { PostgresEventStore, type PostgresEventStoreOptions } from "./stores/postgres.js";
 export { type FilteringTransport, LocalTransport, type PullFilter, type PushResult, type SyncReplica } from "./local-transport.js";
 export { type CursorStore, type SyncFilter, SyncManager, type SyncManagerOptions, type SyncMetrics, type SyncResult } from "./sync-manager.js";
 export { type Authorize, type AuthorizeRefusal, bearerAuth, createSyncHandler, SYNC_PROTOCOL_VERSION, type SyncHandler, type SyncHandlerOptions } from "./http/handler.js";

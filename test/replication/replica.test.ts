@@ -1,3 +1,8 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { isConcordError } from "../../src/errors.js";
 import { ManualClock } from "../../src/internal/clock.js";
@@ -237,5 +242,34 @@ describe("Replica", () => {
     expect((await rejection(r.events())).code).toBe("CLOSED");
     expect((await rejection(r.state("x"))).code).toBe("CLOSED");
     expect((await rejection(r.store.count())).code).toBe("CLOSED");
+  });
+});
+
+describe("concord/replication module", () => {
+  it("loads neither pg nor better-sqlite3 when used with a MemoryEventStore", () => {
+    const dir = mkdtempSync(join(tmpdir(), "concord-lazy-"));
+    try {
+      const script = join(dir, "probe.mjs");
+      writeFileSync(
+        script,
+        `import { createRequire } from "node:module";
+const require = createRequire(import.meta.url);
+const loaded = () => Object.keys(require.cache).filter((k) => /node_modules[\\/](pg|better-sqlite3)[\\/]/.test(k)).length;
+const m = await import(process.argv[2]);
+const r = new m.Replica({ nodeId: "n", store: new m.MemoryEventStore() });
+await r.append({ type: "T", aggregateId: "a", data: 1 });
+const before = loaded();
+new m.SqliteEventStore(":memory:");
+console.log(JSON.stringify({ before, after: loaded() }));
+`,
+      );
+      const index = fileURLToPath(new URL("../../src/replication/index.ts", import.meta.url));
+      const out = execFileSync(process.execPath, ["--import", "tsx", script, index], { encoding: "utf8", timeout: 20_000 });
+      const { before, after } = JSON.parse(out.trim()) as { before: number; after: number };
+      expect(before).toBe(0);
+      expect(after).toBeGreaterThan(0); // the probe does see a module when one is loaded
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
