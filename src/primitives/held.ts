@@ -61,6 +61,10 @@ export class HeldPlace implements Fence {
           this.#closed.removeEventListener("abort", close);
         };
       }
+    } else {
+      // After a process pause the lease timer may not have run yet: judge the deadline now, so
+      // `held.signal.aborted` is never read as false past it.
+      this.#check();
     }
     return this.#ac.signal;
   }
