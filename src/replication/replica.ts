@@ -3,7 +3,7 @@ import { closedError, invalid } from "../errors.js";
 import { type Clock, systemClock } from "../internal/clock.js";
 import { HybridLogicalClock } from "../time/hlc.js";
 import { canonicalJson, checkJson, checkName, idCollisionError, validateEvent } from "./event.js";
-import { concurrent, fold, type Folded, mergeProjection, type Projection } from "./projection.js";
+import { concurrent, fold, happenedBefore, type Folded, mergeProjection, type Projection } from "./projection.js";
 import { lastWriterWins, type Resolver } from "./resolvers.js";
 import type { Cursor, EventStore, Json, NewEvent, ReadOptions, ReadResult, ReplicatedEvent, VectorClockJSON } from "./types.js";
 import { VectorClock } from "./vector-clock.js";
@@ -49,6 +49,9 @@ export interface ReceiveResult {
 
 export type ReplicaListener = (events: ReplicatedEvent[], cursor: Cursor) => void;
 
+// Aggregates whose frontier is kept for conflict detection; the least recently used are dropped.
+const FRONTIER_CACHE = 10_000;
+
 const NEW_EVENT_FIELDS: ReadonlySet<string> = new Set(["id", "type", "aggregateId", "data", "metadata"]);
 
 /**
@@ -68,6 +71,7 @@ export class Replica<S = Json> {
   readonly #hlc: HybridLogicalClock;
   readonly #maxClockEntries: number;
   readonly #listeners = new Set<ReplicaListener>();
+  readonly #frontiers = new Map<string, ReplicatedEvent[]>();
   #tail: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -120,6 +124,8 @@ export class Replica<S = Json> {
       const clock = new VectorClock(await this.store.version()).increment(this.nodeId).toJSON();
       const event: ReplicatedEvent = { id, type, aggregateId, data, metadata, origin: this.nodeId, clock, hlc: HybridLogicalClock.encode(this.#hlc.now()) };
       await this.store.append([event]);
+      const cached = this.#frontiers.get(aggregateId);
+      if (cached) this.#keepFrontier(aggregateId, advance(cached, event));
       await this.#notify([event]);
       return structuredClone(event) as ReplicatedEvent<D>;
     });
@@ -138,8 +144,9 @@ export class Replica<S = Json> {
       const batch = events.map((x, i) => validateEvent(x, `events[${i}]`, { maxClockEntries: this.#maxClockEntries }));
       if (batch.length === 0) return { appended: [], duplicates: [], conflicts: [] };
       const held = await this.store.has([...new Set(batch.map((e) => e.id))]);
-      const conflicts = await this.#conflicts(batch.filter((e) => !held.has(e.id)));
+      const { conflicts, frontiers } = await this.#conflicts(batch.filter((e) => !held.has(e.id)));
       const r = await this.store.append(batch);
+      for (const [aggregateId, f] of frontiers) this.#keepFrontier(aggregateId, f);
       for (const e of batch) {
         try {
           this.#hlc.update(HybridLogicalClock.decode(e.hlc));
@@ -216,20 +223,48 @@ export class Replica<S = Json> {
     await this.close();
   }
 
-  async #conflicts(fresh: readonly ReplicatedEvent[]): Promise<Conflict[]> {
-    const out: Conflict[] = [];
-    const heldByAggregate = new Map<string, ReplicatedEvent[]>();
+  // Conflicts are found against each aggregate's frontier (its events no other of its events
+  // follows), cached per aggregate: a received event that follows the whole frontier conflicts with
+  // nothing held, one concurrent with a frontier event conflicts, and only one that arrives after
+  // events that followed it needs the aggregate read in full. Events stored behind this replica's
+  // back (another process on the same store) are only seen when an aggregate is first loaded.
+  // Returns the frontiers as they will be once the batch is stored, to keep only if it is.
+  async #conflicts(fresh: readonly ReplicatedEvent[]): Promise<{ conflicts: Conflict[]; frontiers: Map<string, ReplicatedEvent[]> }> {
+    const conflicts: Conflict[] = [];
+    const frontiers = new Map<string, ReplicatedEvent[]>();
+    const earlier = new Map<string, ReplicatedEvent>();
     for (const e of fresh) {
-      let held = heldByAggregate.get(e.aggregateId);
-      if (!held) {
-        held = await this.store.byAggregate(e.aggregateId);
-        heldByAggregate.set(e.aggregateId, held);
+      if (earlier.has(e.id)) continue;
+      const frontier = frontiers.get(e.aggregateId) ?? (await this.#frontier(e.aggregateId));
+      let against = frontier.filter((f) => concurrent(f, e));
+      if (against.length === 0 && frontier.some((f) => happenedBefore(e, f))) {
+        const all = [...(await this.store.byAggregate(e.aggregateId)), ...[...earlier.values()].filter((x) => x.aggregateId === e.aggregateId)];
+        against = all.filter((h) => concurrent(h, e));
       }
-      const against = held.filter((h) => concurrent(h, e)).map((h) => h.id);
-      if (against.length > 0) out.push({ aggregateId: e.aggregateId, event: e, concurrentWith: against });
-      if (!held.some((h) => h.id === e.id)) held.push(e);
+      earlier.set(e.id, e);
+      if (against.length > 0) conflicts.push({ aggregateId: e.aggregateId, event: e, concurrentWith: against.map((h) => h.id) });
+      frontiers.set(e.aggregateId, advance(frontier, e));
     }
-    return out;
+    return { conflicts, frontiers };
+  }
+
+  async #frontier(aggregateId: string): Promise<ReplicatedEvent[]> {
+    const cached = this.#frontiers.get(aggregateId);
+    if (cached) {
+      this.#frontiers.delete(aggregateId); // most recently used last: the oldest is dropped first
+      this.#frontiers.set(aggregateId, cached);
+      return cached;
+    }
+    let f: ReplicatedEvent[] = [];
+    for (const e of await this.store.byAggregate(aggregateId)) f = advance(f, e);
+    this.#keepFrontier(aggregateId, f);
+    return f;
+  }
+
+  #keepFrontier(aggregateId: string, f: ReplicatedEvent[]): void {
+    this.#frontiers.delete(aggregateId);
+    this.#frontiers.set(aggregateId, f);
+    if (this.#frontiers.size > FRONTIER_CACHE) this.#frontiers.delete(this.#frontiers.keys().next().value!);
   }
 
   async #notify(events: ReplicatedEvent[]): Promise<void> {
@@ -253,4 +288,12 @@ export class Replica<S = Json> {
   #checkOpen(): void {
     if (this.#closed) throw closedError("replica");
   }
+}
+
+/** The frontier of an aggregate after `e` is added: `e` joins unless something held follows it, and replaces what it follows. */
+function advance(frontier: readonly ReplicatedEvent[], e: ReplicatedEvent): ReplicatedEvent[] {
+  if (frontier.some((x) => x.id === e.id || happenedBefore(e, x))) return [...frontier];
+  // Only the id, origin and clock matter here: keep no data alive in the cache.
+  const slim: ReplicatedEvent = { id: e.id, type: e.type, aggregateId: e.aggregateId, data: null, metadata: {}, origin: e.origin, clock: e.clock, hlc: e.hlc };
+  return [...frontier.filter((x) => !happenedBefore(x, e)), slim];
 }

@@ -3,12 +3,15 @@ import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/internal/clock.js";
 import {
   causalOrder,
+  concurrent,
   fieldMerge,
+  fold,
   happenedBefore,
   type Json,
   keepBoth,
   lastWriterWins,
   MemoryEventStore,
+  mergeProjection,
   type Projection,
   Replica,
   type ReplicatedEvent,
@@ -192,7 +195,24 @@ describe("convergence", () => {
             await replicas[op.node % 3]!.append({ type: "Set", aggregateId: "agg", data: op.data });
           } else {
             const held = (await replicas[op.from % 3]!.events()).events;
-            await replicas[op.to % 3]!.receive(op.pick.map((k) => held[k % Math.max(1, held.length)]).filter((e): e is ReplicatedEvent => e !== undefined));
+            const to = replicas[op.to % 3]!;
+            const batch = op.pick.map((k) => held[k % Math.max(1, held.length)]).filter((e): e is ReplicatedEvent => e !== undefined);
+            // What receive reports must be exactly the pairwise answer against what was held, batch included.
+            const known = new Map((await to.events()).events.map((e) => [e.id, e]));
+            const expected: [string, string[]][] = [];
+            for (const e of batch) {
+              if (known.has(e.id)) continue;
+              const against = [...known.values()].filter((h) => h.aggregateId === e.aggregateId && concurrent(h, e)).map((h) => h.id);
+              if (against.length > 0) expected.push([e.id, against.sort()]);
+              known.set(e.id, e);
+            }
+            const r = await to.receive(batch);
+            // (concurrentWith names the latest such events: a non-empty part of the pairwise list.)
+            expect(r.conflicts.map((c) => c.event.id)).toEqual(expected.map(([id]) => id));
+            r.conflicts.forEach((c, i) => {
+              expect(c.concurrentWith.length).toBeGreaterThan(0);
+              expect(expected[i]![1]).toEqual(expect.arrayContaining(c.concurrentWith));
+            });
           }
         }
         const events = (await Promise.all(replicas.map(async (r) => (await r.events()).events))).flat();
@@ -200,8 +220,16 @@ describe("convergence", () => {
         expect(new Set(order.map((e) => e.id)).size).toBe(order.length);
         for (let i = 0; i < order.length; i++) for (let j = i + 1; j < order.length; j++) expect(happenedBefore(order[j]!, order[i]!)).toBe(false);
         expect(causalOrder(shuffled(events, rng(seed))).map((e) => e.id)).toEqual(order.map((e) => e.id));
+        // The fold's concurrency lists (found by binary search per origin) are exactly the pairwise ones.
+        const f = fold(events, mergeProjection(), keepBoth());
+        const unique = [...new Map(events.map((e) => [e.id, e])).values()];
+        for (const e of unique) {
+          const pairwise = unique.filter((o) => concurrent(e, o)).map((o) => o.id).sort();
+          const found = f.conflicts.find((c) => c.event === e.id)?.concurrentWith ?? [];
+          expect([...found].sort()).toEqual(pairwise);
+        }
       }),
-      { numRuns: 60 },
+      { numRuns: 100 },
     );
   });
 });
