@@ -1,9 +1,11 @@
 import type { Command } from "./command.js";
 import { counterCommand } from "./commands/counter.js";
+import { dashboardCommand } from "./commands/dashboard.js";
 import { electCommand } from "./commands/elect.js";
 import { leaderCommand } from "./commands/leader.js";
 import { lockCommand } from "./commands/lock.js";
 import { mapCommand } from "./commands/map.js";
+import { syncCommand } from "./commands/sync.js";
 import { getCommand, setCommand, watchCommand } from "./commands/value.js";
 import { demoCommand } from "./demo/demo.js";
 import { demoWorkerCommand } from "./demo/worker.js";
@@ -18,6 +20,8 @@ export const COMMANDS: readonly Command[] = [
   watchCommand,
   counterCommand,
   mapCommand,
+  syncCommand,
+  dashboardCommand,
   demoCommand,
   demoWorkerCommand,
 ];

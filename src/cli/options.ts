@@ -20,6 +20,16 @@ export const OPTION_SPECS: ReadonlyMap<string, OptionSpec> = new Map(
     "from-version": true,
     workers: true,
     duration: true,
+    db: true,
+    port: true,
+    host: true,
+    token: true,
+    peer: true,
+    append: true,
+    watch: false,
+    node: true,
+    interval: true,
+    show: true,
   }).map(([name, takesValue]) => [name, { takesValue }]),
 );
 
