@@ -1,4 +1,4 @@
-import { closedError, ConcordError, invalid, isConcordError, throwIfAborted } from "../errors.js";
+import { abortedError, closedError, ConcordError, invalid, isConcordError, throwIfAborted } from "../errors.js";
 import type {
   DeleteOptions,
   DeleteResult,
@@ -15,6 +15,49 @@ import type {
 import { checkBytes, checkKey, checkLeaseId, checkPositiveInt, checkTtl, checkVersion } from "./validate.js";
 
 type Sig = { signal?: AbortSignal };
+
+/**
+ * How long a call already sent may still finish after its signal aborts. A healthy engine answers
+ * well within it, and the caller then gets the real outcome (a lock request it gave up on is then
+ * withdrawn before its acquire rejects); only an engine that stopped answering is given up on.
+ */
+const ABORT_GRACE_MS = 250;
+
+/**
+ * `p`, or a rejection (TIMEOUT for a timeout, else ABORTED) once `signal` has aborted and `p` has
+ * not settled within {@link ABORT_GRACE_MS}, so a call to an engine that has stopped answering (a
+ * stalled or black-holed connection) still ends within the caller's timeout. The engine call itself
+ * is left to finish or fail on its own: a write given up on this way may or may not have been
+ * applied, as with any timeout. `late` gets its result if it succeeds after all.
+ */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal, late?: (v: T) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let gaveUp = false;
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      timer = setTimeout(() => {
+        gaveUp = true;
+        reject(abortedError(signal));
+      }, ABORT_GRACE_MS);
+      timer.unref();
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    const settle = (): boolean => {
+      signal.removeEventListener("abort", onAbort);
+      clearTimeout(timer);
+      return !gaveUp;
+    };
+    p.then(
+      (v) => {
+        if (settle()) resolve(v);
+        else late?.(v);
+      },
+      (e: unknown) => {
+        if (settle()) reject(e as Error);
+      },
+    );
+  });
+}
 
 /**
  * Wraps an engine's driver once: validates every argument (so no engine sees bad input), refuses
@@ -43,7 +86,7 @@ export class RuntimeDriver implements Driver {
           this.#checkPut(key, value, opts);
           checkKey("prefix", prefix, { allowEmpty: true });
           return fast(key, value, opts, prefix);
-        });
+        }, (r) => this.#undoAbandoned(key, opts, r.put));
     }
   }
 
@@ -69,11 +112,11 @@ export class RuntimeDriver implements Driver {
     return this.#inner.timeResolutionMs;
   }
 
-  async #run<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  async #run<T>(signal: AbortSignal | undefined, fn: () => Promise<T>, late?: (v: T) => void): Promise<T> {
     if (this.#closed) throw closedError(`the ${this.engine} driver`);
     throwIfAborted(signal);
     try {
-      return await fn();
+      return await (signal === undefined ? fn() : untilAborted(fn(), signal, late));
     } catch (e) {
       if (isConcordError(e)) throw e;
       if (this.#closed) throw closedError(`the ${this.engine} driver`);
@@ -101,10 +144,24 @@ export class RuntimeDriver implements Driver {
   }
 
   put(key: string, value: Uint8Array, opts: PutOptions & Sig = {}): Promise<PutResult> {
-    return this.#run(opts.signal, () => {
-      this.#checkPut(key, value, opts);
-      return this.#inner.put(key, value, opts);
-    });
+    return this.#run(
+      opts.signal,
+      () => {
+        this.#checkPut(key, value, opts);
+        return this.#inner.put(key, value, opts);
+      },
+      (r) => this.#undoAbandoned(key, opts, r),
+    );
+  }
+
+  /**
+   * A lease-bound write (a place in a lock's queue, a candidacy, a claim) that its caller gave up on
+   * but that the engine applied after all is deleted again, if still unchanged: otherwise it would
+   * hold a place nobody waits for until the lease ends.
+   */
+  #undoAbandoned(key: string, opts: PutOptions, r: PutResult): void {
+    if (!r.ok || opts.lease === undefined || this.#closed) return;
+    this.#inner.delete(key, { ifVersion: r.entry.modRevision }).catch(() => undefined);
   }
 
   delete(key: string, opts: DeleteOptions & Sig = {}): Promise<DeleteResult> {
