@@ -4,14 +4,26 @@ import { ConcordError, isConcordError } from "./errors.js";
 import type { Clock } from "./internal/clock.js";
 
 /**
- * One granted lease as a client sees it. `signal` aborts (with a `LOCK_LOST` reason) no later than
- * `deadline`: the send time of the last confirmed keep-alive plus the TTL, on the local clock.
+ * How long before its deadline a lease's signal aborts: TTL/20, at least 20 ms and at most 500 ms.
+ * The engine expires the lease no earlier than the deadline, and another client may be handed the
+ * lock the moment it does; a timer that fires a little late (a busy event loop, a GC pause) must
+ * still abort this client's signal first.
+ */
+export function safetyMarginMs(ttlMs: number): number {
+  return Math.min(500, Math.max(20, Math.floor(ttlMs / 20)));
+}
+
+/**
+ * One granted lease as a client sees it. `signal` aborts (with a `LOCK_LOST` reason) a safety
+ * margin ({@link safetyMarginMs}) before `deadline`: the send time of the last confirmed keep-alive
+ * plus the TTL, on the local clock.
  */
 export class LeaseHandle {
   readonly id: string;
   readonly ttlMs: number;
   readonly #ac = new AbortController();
   readonly #clock: Clock;
+  readonly #marginMs: number;
   #deadline: number;
   #timer: unknown;
 
@@ -19,6 +31,7 @@ export class LeaseHandle {
     this.id = id;
     this.ttlMs = ttlMs;
     this.#clock = clock;
+    this.#marginMs = safetyMarginMs(ttlMs);
     this.#deadline = sentAt + ttlMs;
     setMaxListeners(0, this.#ac.signal); // every handle on this lease listens: that is by design
     this.#arm();
@@ -32,9 +45,9 @@ export class LeaseHandle {
     return this.#deadline;
   }
 
-  /** True while the lease is certainly alive; aborts the signal if the deadline has passed (e.g. after a pause). */
+  /** True while the lease is certainly alive; aborts the signal once within the safety margin of the deadline (e.g. after a pause). */
   alive(): boolean {
-    if (!this.#ac.signal.aborted && this.#clock.now() >= this.#deadline) this.lose("its deadline passed without a confirmed keep-alive");
+    if (!this.#ac.signal.aborted && this.#clock.now() >= this.#deadline - this.#marginMs) this.lose("its deadline passed without a confirmed keep-alive");
     return !this.#ac.signal.aborted;
   }
 
@@ -51,7 +64,7 @@ export class LeaseHandle {
 
   #arm(): void {
     this.#clock.clearTimeout(this.#timer);
-    this.#timer = this.#clock.setTimeout(() => this.alive(), Math.max(0, this.#deadline - this.#clock.now()));
+    this.#timer = this.#clock.setTimeout(() => this.alive(), Math.max(0, this.#deadline - this.#marginMs - this.#clock.now()));
   }
 
   lose(why: string): void {
