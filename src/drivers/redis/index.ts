@@ -31,6 +31,9 @@ export interface RedisDriverOptions {
   redisOptions?: RedisOptions;
 }
 
+/** No reply within this long is UNAVAILABLE; above the tail's blocking read (5 s) so that one is never cut short. */
+const COMMAND_TIMEOUT_MS = 10_000;
+
 type RedisCtor = new (url: string, opts: RedisOptions) => Redis;
 
 async function loadIoredis(): Promise<RedisCtor> {
@@ -56,6 +59,22 @@ function addressOf(client: Redis): string {
 }
 
 /**
+ * With `autoResendUnfulfilledCommands: false`, ioredis forgets the commands that were in flight when
+ * the connection closed without settling them (they would hang until `commandTimeout`). Fails them
+ * at once instead: the caller gets UNAVAILABLE (outcome unknown) now, and may retry.
+ */
+function failInFlightOnClose(client: Redis): void {
+  client.on("close", () => {
+    for (const item of client.commandQueue.toArray()) {
+      const err = Object.assign(new Error("the connection closed before the reply came; the command may or may not have run"), {
+        code: "ECONNRESET",
+      });
+      item.command.reject(err);
+    }
+  });
+}
+
+/**
  * A driver over one Redis keyspace (Redis 6.2 or later, ioredis 5). Every operation is one Lua
  * script, so each is atomic and linearizable on one server; with asynchronous replicas a
  * failover can lose acknowledged writes, and with no persistence a restart loses everything
@@ -77,11 +96,23 @@ export async function createRedisDriver(opts: RedisDriverOptions = {}): Promise<
   } else {
     const Ctor = await loadIoredis();
     address = parsed!.address;
-    client = new Ctor(parsed!.connect, { lazyConnect: true, connectionName: "concord", maxRetriesPerRequest: 5, ...opts.redisOptions });
+    client = new Ctor(parsed!.connect, {
+      lazyConnect: true,
+      connectionName: "concord",
+      maxRetriesPerRequest: 5,
+      // A command in flight when the connection drops may have run: sending it again could apply a
+      // write twice (an increment counted two times). It fails instead (UNAVAILABLE, outcome unknown).
+      autoResendUnfulfilledCommands: false,
+      // Settles such a command, and any call to a server that stopped answering, with UNAVAILABLE.
+      commandTimeout: COMMAND_TIMEOUT_MS,
+      ...parsed!.tls,
+      ...opts.redisOptions,
+    });
   }
   const owns = opts.client === undefined;
   const socketErrors = owns ? new SocketErrors() : undefined;
   socketErrors?.watch(client);
+  if (owns) failInFlightOnClose(client);
   try {
     if (owns && client.status === "wait") await client.connect(); // unless redisOptions turned lazyConnect off
     await client.ping();
