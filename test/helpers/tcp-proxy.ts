@@ -4,7 +4,8 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
  * What the proxy does with traffic:
  * - `pass`: forwards both ways;
  * - `drop`: keeps every connection open (and accepts new ones) but swallows the bytes both ways,
- *   like a network that black-holes packets;
+ *   like a network that black-holes packets; a connection that lost bytes is reset when the mode
+ *   goes back to `pass` (a real TCP stream never resumes with a hole: it retransmits or dies);
  * - `stall`: stops reading both ways (the kernel buffers fill, nothing is lost), like a frozen peer;
  *   switching back to `pass` delivers what was held;
  * - `refuse`: new connections are reset at once (existing ones are left as they are), like a
@@ -15,6 +16,8 @@ export type ProxyMode = "pass" | "drop" | "stall" | "refuse";
 interface Pair {
   client: Socket;
   upstream: Socket;
+  /** Bytes were swallowed: the stream has a hole, so it cannot carry traffic again. */
+  lost: boolean;
 }
 
 /**
@@ -85,8 +88,9 @@ export class TcpProxy {
     return this.#accepted;
   }
 
-  /** Forwards traffic again, delivering what a stall held back. */
+  /** Forwards traffic again, delivering what a stall held back; connections that lost bytes to a drop are reset. */
   pass(): void {
+    for (const p of [...this.#pairs]) if (p.lost) this.#end(p, true);
     this.#setMode("pass");
   }
 
@@ -158,10 +162,10 @@ export class TcpProxy {
     }
     const upstream = createConnection({ host: this.#targetHost, port: this.#targetPort });
     upstream.pause();
-    const pair: Pair = { client, upstream };
+    const pair: Pair = { client, upstream, lost: false };
     this.#pairs.add(pair);
-    this.#pipe(client, upstream);
-    this.#pipe(upstream, client);
+    this.#pipe(pair, client, upstream);
+    this.#pipe(pair, upstream, client);
     const onGone = (): void => this.#end(pair, false);
     client.on("error", onGone);
     upstream.on("error", onGone);
@@ -171,9 +175,12 @@ export class TcpProxy {
   }
 
   /** Forwards `from` to `to` in `pass` mode, discards in `drop`, with backpressure. */
-  #pipe(from: Socket, to: Socket): void {
+  #pipe(pair: Pair, from: Socket, to: Socket): void {
     from.on("data", (chunk: Buffer) => {
-      if (this.#mode === "drop") return;
+      if (this.#mode === "drop") {
+        pair.lost = true;
+        return;
+      }
       if (to.destroyed) return;
       if (!to.write(chunk) && this.#mode !== "stall") {
         from.pause();
