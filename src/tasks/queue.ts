@@ -11,6 +11,8 @@ import type { BackoffOptions, Handler, QueueStats, SubmitOptions, TaskRecord, Wo
 import { Worker } from "./worker.js";
 
 const EMPTY = new Uint8Array();
+/** Missed ticks of an `everyMs` schedule submitted late, at most. */
+const CATCH_UP = 10;
 
 export function decodeRecord(e: Entry): TaskRecord & { version: number } {
   const r = jsonCodec.decode(e.value) as TaskRecord;
@@ -193,11 +195,19 @@ export class TaskQueue {
     }
     let stopped = false;
     let timer: unknown;
+    let last = -1;
     const tick = (): void => {
       if (stopped || this.#ctx.closed.aborted) return;
       const now = this.#ctx.clock.now();
       const { slot, at } = next(now);
-      if (slot >= 0) void this.submit(kind, payload ?? null, { id: `${name}@${slot}` }).catch(() => undefined);
+      if (slot >= 0) {
+        // A timer that fired late (a busy or paused process) catches up on the ticks it slept
+        // through, a few at most; the ids make a tick submitted twice, here or elsewhere, one task.
+        const every = "everyMs" in when ? when.everyMs : 0;
+        const from = every > 0 && last >= 0 ? Math.max(last + every, slot - CATCH_UP * every) : slot;
+        for (let s = from; s <= slot; s += every || 1) void this.submit(kind, payload ?? null, { id: `${name}@${s}` }).catch(() => undefined);
+        last = slot;
+      }
       timer = this.#ctx.clock.setTimeout(tick, Math.max(1, at - now));
     };
     tick();
