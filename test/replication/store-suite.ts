@@ -239,6 +239,41 @@ export function testEventStore(name: string, factory: StoreFactory, opts: SuiteO
       }
     });
 
+    if (opts.durable) it("a reader following cursors while two clients append sees every event exactly once", async () => {
+      const s = await factory();
+      if (!s.reopen) throw new Error(`${name}: a durable store's factory must give reopen`);
+      const writer2 = await s.reopen();
+      const reader = await s.reopen();
+      const seen: string[] = [];
+      let cursor = "";
+      let writing = true;
+      const follow = (async () => {
+        for (;;) {
+          const done = !writing; // one more pass after the writers finish
+          const page = await reader.read({ since: cursor, limit: 7 });
+          seen.push(...page.events.map((e) => e.id));
+          cursor = page.cursor;
+          if (page.events.length === 0) {
+            if (done) return;
+            await new Promise((r) => setTimeout(r, 2));
+          }
+        }
+      })();
+      await Promise.all([
+        (async () => {
+          for (let i = 1; i <= 40; i++) await s.store.append([makeEvent("w1", i)]);
+        })(),
+        (async () => {
+          for (let i = 1; i <= 40; i += 2) await writer2.append([makeEvent("w2", i), makeEvent("w2", i + 1)]);
+        })(),
+      ]);
+      writing = false;
+      await follow;
+      expect(seen).toHaveLength(80);
+      expect(new Set(seen).size).toBe(80);
+      for (const st of [s.store, writer2, reader]) await st.close();
+    });
+
     // Only stores that outlive their object: the memory store has no second client to give.
     if (opts.durable) it("keeps events for the next client, and two clients appending at once lose nothing", async () => {
       const s = await factory();

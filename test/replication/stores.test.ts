@@ -1,11 +1,14 @@
-import { mkdtempSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Database } from "better-sqlite3";
 import pg from "pg";
-import { afterAll } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { isConcordError } from "../../src/errors.js";
 import { MemoryEventStore, PostgresEventStore, SqliteEventStore } from "../../src/replication/index.js";
-import { testEventStore } from "./store-suite.js";
+import { makeEvent, testEventStore } from "./store-suite.js";
 
 // ENGINES=memory,sqlite narrows the run, as for the driver suites; every store runs by default, and a
 // store whose server cannot be reached fails naming it.
@@ -54,3 +57,49 @@ if (wanted.includes("postgres")) {
     return { store: await open(), reopen: open };
   }, { durable: true });
 }
+
+describe("store options and failures", () => {
+  it("refuses bad options naming them", () => {
+    expect(() => new SqliteEventStore("")).toThrow(/^path/);
+    expect(() => new SqliteEventStore({ path: ":memory:", synchronous: "OFF" as never })).toThrow(/^synchronous/);
+    expect(() => new SqliteEventStore({ path: ":memory:", busyTimeoutMs: -1 })).toThrow(/^busyTimeoutMs/);
+    expect(() => new PostgresEventStore({ schema: "Bad-Name" })).toThrow(/^schema/);
+    expect(() => new PostgresEventStore({ maxConnections: 0 })).toThrow(/^maxConnections/);
+    expect(() => new PostgresEventStore({ connectionString: "not a url" })).toThrow(/^connectionString/);
+  });
+
+  it("an unreachable PostgreSQL server is UNAVAILABLE naming host:port, never the password", async () => {
+    const store = new PostgresEventStore({ connectionString: "postgres://postgres:s3cret@127.0.0.1:1/test", connectTimeoutMs: 2_000 });
+    const err = await store.head().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isConcordError(err, "UNAVAILABLE")).toBe(true);
+    expect((err as Error).message).toMatch(/127\.0\.0\.1:1/);
+    expect((err as Error).message).not.toMatch(/s3cret/);
+    await store.close();
+  });
+
+  it("a stored event that is not an event reads as CORRUPT", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "concord-corrupt-"));
+    try {
+      const path = join(dir, "events.db");
+      const store = new SqliteEventStore(path);
+      await store.append([makeEvent("a", 1)]);
+      await store.close();
+      const Db = createRequire(import.meta.url)("better-sqlite3") as new (p: string) => Database;
+      const db = new Db(path);
+      db.prepare("UPDATE replication_events SET body = '{\"id\":5}'").run();
+      db.close();
+      const again = new SqliteEventStore(path);
+      const err = await again.read().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isConcordError(err, "CORRUPT")).toBe(true);
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
