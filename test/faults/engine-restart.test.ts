@@ -35,11 +35,12 @@ describe.runIf(engines.includes("redis"))("engine restart: redis", () => {
     const writers = [await open(url), await open(url), await open(url)];
     const report = await faultUnderLoad({
       writers,
+      lockers: [await open(url), await open(url)],
       watcher: await open(url),
       checker: await open(url),
       fault: () => redis.restart(true),
     });
-    expect(report.lockRounds).toBe(16);
+    expect(report.lockRounds).toBeGreaterThan(16);
   }, 60_000);
 
   it("without persistence a restart forgets everything, and a watch says COMPACTED instead of going back in time", async () => {
@@ -72,10 +73,11 @@ describe.runIf(engines.includes("postgres"))("engine restart: postgres", () => {
     const writers = [await open(url), await open(url), await open(url)];
     const report = await faultUnderLoad({
       writers,
+      lockers: [await open(url), await open(url)],
       watcher: await open(url),
       checker: await open(url),
       fault: () => pg.restart("immediate"),
     });
-    expect(report.lockRounds).toBe(16);
+    expect(report.lockRounds).toBeGreaterThan(16);
   }, 60_000);
 });

@@ -30,12 +30,15 @@ export async function faultUnderLoad(opts: {
   writers: Concord[];
   watcher: Concord;
   checker: Concord;
-  fault: () => Promise<void>;
+  /** The fault; `acked()` counts acknowledged writes so far, to check progress while it lasts. */
+  fault: (acked: () => number) => Promise<void>;
   beforeMs?: number;
   afterMs?: number;
   callTimeoutMs?: number;
   /** Max time for the clients to be back after the fault. */
   recoverMs?: number;
+  /** Clients that contend for one lock during the whole run (exclusivity checked throughout). */
+  lockers?: Concord[];
 }): Promise<WorkloadReport> {
   const { writers, watcher, checker } = opts;
   const callTimeoutMs = opts.callTimeoutMs ?? 2_000;
@@ -73,9 +76,10 @@ export async function faultUnderLoad(opts: {
       }
     }
   });
+  const contention = contend(opts.lockers ?? [], () => stop);
   await new Promise((r) => setTimeout(r, opts.beforeMs ?? 1_000));
   const ackedBefore = acked;
-  await opts.fault();
+  await opts.fault(() => acked);
   // Writes go on after the fault until each writer has had some acknowledged again.
   const resumeFrom = acked;
   const recoverBy = Date.now() + (opts.recoverMs ?? 20_000);
@@ -83,6 +87,8 @@ export async function faultUnderLoad(opts: {
   await new Promise((r) => setTimeout(r, opts.afterMs ?? 500));
   stop = true;
   await Promise.all(loops);
+  const during = await contention;
+  if (opts.lockers?.length) expect(during.acquired, "locks were acquired during the run").toBeGreaterThan(opts.lockers.length);
   expect(ackedBefore, "writes were acknowledged before the fault").toBeGreaterThan(writers.length);
   expect(acked, "writes were acknowledged again after the fault, with no reconnect by hand").toBeGreaterThanOrEqual(resumeFrom + 3 * writers.length);
 
@@ -104,7 +110,7 @@ export async function faultUnderLoad(opts: {
 
   // Locks are exclusive after the fault, with increasing tokens.
   const lockRounds = await exclusiveLocks([...writers, checker], 4);
-  return { acked, failed, total, watched: total, lockRounds };
+  return { acked, failed, total, watched: total, lockRounds: lockRounds + during.acquired };
 }
 
 /** Every client takes lock `after` `rounds` times concurrently: never two inside, tokens strictly increasing. */
@@ -129,4 +135,37 @@ export async function exclusiveLocks(clients: Concord[], rounds: number): Promis
   expect([...tokens].sort((a, b) => a - b)).toEqual(tokens);
   expect(new Set(tokens).size).toBe(tokens.length);
   return tokens.length;
+}
+
+/**
+ * Each client takes lock `during` over and over until `stopped()`, retrying failures: whenever one
+ * acquires, every earlier holder's signal must already be aborted or released (no two live
+ * holders), and tokens strictly increase in the order of acquisition.
+ */
+async function contend(clients: Concord[], stopped: () => boolean): Promise<{ acquired: number }> {
+  const live = new Set<AbortSignal>();
+  const tokens: number[] = [];
+  const overlaps: string[] = [];
+  await Promise.all(
+    clients.map(async (c) => {
+      while (!stopped()) {
+        let held;
+        try {
+          held = await c.lock("during").acquire({ timeoutMs: 2_000 });
+        } catch (e) {
+          expectRetryable(e);
+          continue;
+        }
+        for (const other of live) if (!other.aborted) overlaps.push(`token ${held.token} acquired while another holder's signal was live`);
+        live.add(held.signal);
+        tokens.push(held.token);
+        await new Promise((r) => setTimeout(r, 20));
+        await held.release().catch(() => undefined);
+        live.delete(held.signal);
+      }
+    }),
+  );
+  expect(overlaps).toEqual([]);
+  expect([...tokens].sort((a, b) => a - b)).toEqual(tokens);
+  return { acquired: tokens.length };
 }

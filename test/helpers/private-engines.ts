@@ -444,26 +444,50 @@ export class PrivateEtcd {
     closeSync(log);
   }
 
-  /** GET /health on member `i`: true when it answers and the cluster has a leader. */
-  #health(i: number): Promise<boolean> {
+  /** The index of the member that leads now (asked of the first member that answers), or undefined. */
+  async leader(): Promise<number | undefined> {
+    for (let i = 0; i < this.#members.length; i++) {
+      const body = await this.#call(i, "POST", "/v3/maintenance/status", "{}").catch(() => undefined);
+      if (body === undefined) continue;
+      const s = JSON.parse(body) as { header?: { member_id?: string }; leader?: string };
+      if (s.leader === undefined || s.header?.member_id === undefined) continue;
+      if (s.leader === s.header.member_id) return i;
+      // Ask the others which of them it is.
+      for (let j = 0; j < this.#members.length; j++) {
+        const b = await this.#call(j, "POST", "/v3/maintenance/status", "{}").catch(() => undefined);
+        if (b !== undefined && (JSON.parse(b) as { header?: { member_id?: string } }).header?.member_id === s.leader) return j;
+      }
+    }
+    return undefined;
+  }
+
+  /** One HTTP request to member `i`'s client URL (TLS material applied); resolves with the body of a 200. */
+  #call(i: number, method: string, path: string, body?: string): Promise<string> {
     const c = this.certs;
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const req = (c ? httpsRequest : httpRequest)(
-        `${this.clientUrl(i)}/health`,
+        `${this.clientUrl(i)}${path}`,
         {
+          method,
           timeout: 1_000,
           ...(c ? { ca: readFileSync(c.ca), ...(this.#clientCerts ? { cert: readFileSync(c.clientCert), key: readFileSync(c.clientKey) } : {}) } : {}),
         },
         (res) => {
-          let body = "";
-          res.on("data", (d: Buffer) => (body += d.toString()));
-          res.on("end", () => resolve(res.statusCode === 200 && body.includes('"true"')));
+          let text = "";
+          res.on("data", (d: Buffer) => (text += d.toString()));
+          res.on("end", () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`HTTP ${String(res.statusCode)}: ${text}`))));
         },
       );
-      req.on("error", () => resolve(false));
-      req.on("timeout", () => req.destroy());
-      req.end();
+      req.on("error", reject);
+      req.on("timeout", () => req.destroy(new Error("timed out")));
+      req.end(body);
     });
+  }
+
+  /** GET /health on member `i`: true when it answers and the cluster has a leader. */
+  async #health(i: number): Promise<boolean> {
+    const body = await this.#call(i, "GET", "/health").catch(() => "");
+    return body.includes('"true"');
   }
 
   async #waitHealthy(members: number[]): Promise<void> {
