@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/internal/clock.js";
 import {
   causalOrder,
   custom,
@@ -119,5 +120,28 @@ describe("resolvers", () => {
     expect(fold([b1, a1], list, spy).state).toEqual([1, 2]);
     expect(calls).toBe(0);
     expect(fold([], list, spy).state).toBeUndefined();
+  });
+});
+
+describe("resolvers through a Replica", () => {
+  it("two replicas editing one aggregate offline agree after exchanging, whichever resolver reads the state", async () => {
+    const clock = new ManualClock();
+    const a = new Replica({ nodeId: "a", store: new MemoryEventStore(), clock, resolver: keepBoth() });
+    const b = new Replica({ nodeId: "b", store: new MemoryEventStore(), clock, resolver: keepBoth() });
+    const created = await a.append({ type: "Created", aggregateId: "doc", data: { title: "draft", body: "" } });
+    await b.receive([created]);
+    clock.advance(5);
+    const ea = await a.append({ type: "Edited", aggregateId: "doc", data: { title: "Final" } });
+    clock.advance(5);
+    const eb = await b.append({ type: "Edited", aggregateId: "doc", data: { body: "text" } });
+    expect((await a.receive([eb])).conflicts.map((c) => c.concurrentWith)).toEqual([[ea.id]]);
+    expect((await b.receive([ea])).conflicts.map((c) => c.concurrentWith)).toEqual([[eb.id]]);
+    for (const r of [a, b]) {
+      const p = await r.project("doc");
+      expect(p.state).toEqual({ title: "Final", body: "text" });
+      expect(p.conflicts.map((c) => c.event).sort()).toEqual([ea.id, eb.id].sort());
+      expect(await r.state("doc", { resolver: lastWriterWins() })).toEqual({ title: "draft", body: "text" });
+      expect(await r.state("doc", { resolver: fieldMerge() })).toEqual({ title: "Final", body: "text" });
+    }
   });
 });
