@@ -1,4 +1,6 @@
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -152,6 +154,31 @@ describe("concord CLI", () => {
     const lock = await concord(["help", "lock"]);
     expect(lock.code).toBe(0);
     expect(lock.stdout).toMatch(/concord lock NAME/);
+  });
+
+  it("dashboard serves the namespace live until SIGINT", async () => {
+    await concord(["counter", "dash-hits", "incr", "7"]);
+    const port = await new Promise<number>((res) => {
+      const srv = createServer().listen(0, "127.0.0.1", () => {
+        const p = (srv.address() as AddressInfo).port;
+        srv.close(() => res(p));
+      });
+    });
+    let pid = 0;
+    const running = concord(["dashboard", "--port", String(port)], {}, (p) => (pid = p));
+    let snap: { primitives: { kind: string; name: string; detail: Record<string, unknown> }[] } | undefined;
+    for (let i = 0; i < 200 && !snap; i++) {
+      try {
+        snap = (await (await fetch(`http://127.0.0.1:${port}/snapshot.json`)).json()) as typeof snap;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    expect(snap?.primitives.find((p) => p.kind === "counter" && p.name === "dash-hits")?.detail).toEqual({ value: 7 });
+    process.kill(pid, "SIGINT");
+    const r = await running;
+    expect(r.code).toBe(130);
+    expect(r.stderr).toContain(`http://127.0.0.1:${port}/`);
   });
 
   it("demo runs its workers, fails the leader over, and ends by itself", async () => {
