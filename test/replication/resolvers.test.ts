@@ -7,9 +7,11 @@ import {
   fold,
   keepBoth,
   lastWriterWins,
+  MemoryEventStore,
   mergeProjection,
   type Json,
   type Projection,
+  Replica,
   type ReplicatedEvent,
 } from "../../src/replication/index.js";
 import { HybridLogicalClock } from "../../src/time/hlc.js";
