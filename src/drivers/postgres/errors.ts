@@ -1,4 +1,4 @@
-import { NETWORK_ERROR_CODES } from "../../driver/network-errors.js";
+import { NETWORK_ERROR_CODES, TLS_ERROR_CODES } from "../../driver/network-errors.js";
 import { ConcordError, isConcordError } from "../../errors.js";
 
 const ENGINE = "postgres";
@@ -35,6 +35,9 @@ export function fromPgError(e: unknown, where: string, doing = "request failed")
   const at = `postgres at ${where}`;
   if (code === undefined || NETWORK_ERROR_CODES.has(code)) {
     return new ConcordError("UNAVAILABLE", `${at}: ${doing}: ${reason(e)}; is the server running and reachable?`, opts(true));
+  }
+  if (TLS_ERROR_CODES.has(code)) {
+    return new ConcordError("UNAVAILABLE", `${at}: the server's TLS certificate was refused (${code}); name its CA with sslrootcert=PATH, or use sslmode=require`, opts(false));
   }
   if (TRANSIENT_CODES.has(code) || TRANSIENT_CLASSES.has(code.slice(0, 2))) {
     return new ConcordError("UNAVAILABLE", `${at}: ${doing} (${code}): ${reason(e)}; retry shortly`, opts(true));

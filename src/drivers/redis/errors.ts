@@ -1,4 +1,4 @@
-import { NETWORK_ERROR_CODES } from "../../driver/network-errors.js";
+import { NETWORK_ERROR_CODES, TLS_ERROR_CODES } from "../../driver/network-errors.js";
 import { ConcordError, isConcordError } from "../../errors.js";
 
 
@@ -27,7 +27,12 @@ export class SocketErrors {
   watch(emitter: { on(event: "error", fn: (e: unknown) => void): unknown; on(event: "ready", fn: () => void): unknown }): void {
     emitter.on("error", (e) => {
       const code = (e as { code?: unknown } | null)?.code;
-      if (typeof code === "string") this.#last = code;
+      // A refused certificate or AUTH says more than the reset that follows it: it stays until ready.
+      const sticky = this.#last !== undefined && (TLS_ERROR_CODES.has(this.#last) || AUTH.has(this.#last));
+      if (typeof code === "string" && (!sticky || TLS_ERROR_CODES.has(code))) this.#last = code;
+      // A refused AUTH during the handshake surfaces only here; the command itself just sees the close.
+      const kind = replyKind((e ?? {}) as { name?: unknown; message?: unknown });
+      if (kind !== undefined && AUTH.has(kind)) this.#last = kind;
     });
     emitter.on("ready", () => {
       this.#last = undefined;
@@ -47,12 +52,18 @@ export class SocketErrors {
 export function redisError(e: unknown, address: string, socketCode?: string): ConcordError {
   if (isConcordError(e)) return e;
   const err = (typeof e === "object" && e !== null ? e : {}) as { name?: unknown; code?: unknown; message?: unknown };
-  const opts = { cause: e, engine: "redis" };
+  const opts = { cause: scrubbed(e), engine: "redis" };
   const code = typeof err.code === "string" ? err.code : replyKind(err) === undefined ? socketCode : undefined;
   if (code !== undefined && NETWORK_ERROR_CODES.has(code)) {
     return new ConcordError("UNAVAILABLE", `redis at ${address} is unreachable (${code}); is the server running?`, opts);
   }
-  const kind = replyKind(err);
+  if (code !== undefined && TLS_ERROR_CODES.has(code)) {
+    return new ConcordError("UNAVAILABLE", `redis at ${address}: the server's TLS certificate was refused (${code}); name its CA with rediss://…?tlsCa=PATH`, {
+      ...opts,
+      retryable: false,
+    });
+  }
+  const kind = replyKind(err) ?? (code !== undefined && AUTH.has(code) ? code : undefined);
   if (kind === undefined) {
     // Not a reply: the connection closed, the retry budget ran out (MaxRetriesPerRequestError)…
     const what = code ?? (typeof err.name === "string" ? err.name : "error");
@@ -73,6 +84,18 @@ export function redisError(e: unknown, address: string, socketCode?: string): Co
   // Anything else is a bug or a misconfiguration that retrying will not cure.
   const text = String(err.message).slice(0, 300);
   return new ConcordError("UNAVAILABLE", `redis at ${address} failed the request: ${text}`, { ...opts, retryable: false });
+}
+
+/** Commands whose arguments carry credentials (ioredis attaches a failed command's arguments to its error). */
+const SECRET_COMMANDS = new Set(["auth", "hello", "migrate"]);
+
+/** `e` without the arguments of a command that carries credentials, so no cause chain can print them. */
+function scrubbed(e: unknown): unknown {
+  const cmd = (e as { command?: { name?: unknown } } | null)?.command;
+  if (typeof cmd !== "object" || cmd === null || !SECRET_COMMANDS.has(String(cmd.name).toLowerCase())) return e;
+  const copy = new Error((e as Error).message);
+  copy.name = (e as Error).name;
+  return copy;
 }
 
 /** True for failures that a reconnect may cure, so a watch waits and retries instead of ending. */
