@@ -22,7 +22,15 @@ export interface PostgresUrl {
   where: string;
 }
 
-/** Parses `postgres://user:pass@host:port/db?schema=NAME&sslmode=…`. */
+const SSL_MODES = new Set(["disable", "prefer", "require", "verify-ca", "verify-full", "no-verify"]);
+
+/**
+ * Parses `postgres://user:pass@host:port/db?schema=NAME&sslmode=…`. `sslmode` means what it means
+ * to libpq (and psql): `require` encrypts without checking the certificate (or checks it against
+ * `sslrootcert=PATH` if given, as verify-ca), `verify-ca` checks the CA, `verify-full` the CA and the
+ * host name; `sslcert`/`sslkey` give a client certificate. (pg alone would treat require as
+ * verify-full and warn on every connection; pg's own `no-verify` is kept.)
+ */
 export function parsePostgresUrl(url: string): PostgresUrl {
   let u: URL;
   try {
@@ -36,6 +44,12 @@ export function parsePostgresUrl(url: string): PostgresUrl {
   const schema = u.searchParams.get("schema") ?? undefined;
   if (schema !== undefined) checkSchemaName(schema);
   u.searchParams.delete("schema");
+  const sslmode = u.searchParams.get("sslmode");
+  if (sslmode !== null) {
+    if (!SSL_MODES.has(sslmode)) throw invalid("url", `sslmode=${JSON.stringify(sslmode)} is not one of ${[...SSL_MODES].join(", ")}`);
+    if (sslmode === "verify-ca" && !u.searchParams.has("sslrootcert")) throw invalid("url", "sslmode=verify-ca needs sslrootcert=PATH (the CA to check against)");
+    if (sslmode !== "no-verify" && !u.searchParams.has("uselibpqcompat")) u.searchParams.set("uselibpqcompat", "true");
+  }
   return { connectionString: u.toString(), schema, where: whereOf(u) };
 }
 
