@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Etcd3, IOptions } from "etcd3";
 import { RuntimeDriver } from "../../driver/runtime.js";
@@ -5,7 +6,7 @@ import type { Driver } from "../../driver/types.js";
 import { ConcordError, invalid } from "../../errors.js";
 import { EtcdDriver } from "./driver.js";
 import { Keyspace } from "./keys.js";
-import { parseEtcdUrl } from "./url.js";
+import { type EtcdUrl, parseEtcdUrl } from "./url.js";
 
 export { parseEtcdUrl, type EtcdUrl } from "./url.js";
 
@@ -110,17 +111,37 @@ export function createEtcdDriver(opts: EtcdDriverOptions = {}): Driver {
   );
 }
 
+function readPem(param: string, path: string | undefined): Buffer | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw invalid(param, `cannot read the PEM file ${JSON.stringify(path)} (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+}
+
+/** TLS material for etcd3 from the URL's PEM paths; without `tlsCa` the system's CAs are trusted. */
+function readCredentials(tls: NonNullable<EtcdUrl["tls"]>): NonNullable<IOptions["credentials"]> {
+  const ca = readPem("tlsCa", tls.ca);
+  const cert = readPem("tlsCert", tls.cert);
+  const key = readPem("tlsKey", tls.key);
+  // etcd3 hands these to grpc.credentials.createSsl, where a missing root means the system's.
+  return { rootCertificate: ca as Buffer, ...(cert && key ? { certChain: cert, privateKey: key } : {}) };
+}
+
 /**
  * Opens an etcd driver from `etcd://[user:password@]h1:2379,h2:2379[?keyspace=NAME&callTimeoutMs=N]`
- * (`etcds://` for TLS with the system's CAs) and checks that the cluster answers, so a wrong
+ * (`etcds://…[?tlsCa=PATH&tlsCert=PATH&tlsKey=PATH]` for TLS) and checks that the cluster answers, so a wrong
  * address fails here with `UNAVAILABLE` naming the endpoints, not at the first operation.
  */
 export async function createEtcdDriverFromUrl(url: string): Promise<Driver> {
   const u = parseEtcdUrl(url);
+  const credentials = u.tls ? readCredentials(u.tls) : undefined;
   const driver = createEtcdDriver({
     hosts: u.hosts,
     keyspace: u.keyspace,
     ...(u.auth ? { auth: u.auth } : {}),
+    ...(credentials ? { credentials } : {}),
     ...(u.callTimeoutMs !== undefined ? { callTimeoutMs: u.callTimeoutMs } : {}),
   });
   try {

@@ -7,11 +7,14 @@ export interface EtcdUrl {
   keyspace: string;
   auth?: { username: string; password: string };
   callTimeoutMs?: number;
+  /** PEM file paths from `?tlsCa=`, `tlsCert=`, `tlsKey=` (`etcds://` only). */
+  tls?: { ca?: string; cert?: string; key?: string };
 }
 
 const DEFAULT_PORT = 2379;
 const HOST = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/;
-const PARAMS = new Set(["keyspace", "callTimeoutMs"]);
+const PARAMS = new Set(["keyspace", "callTimeoutMs", "tlsCa", "tlsCert", "tlsKey"]);
+const TLS_PARAMS = { tlsCa: "ca", tlsCert: "cert", tlsKey: "key" } as const;
 
 /** `etcd://user:pass@h1` with the user-info masked, for error messages. */
 function masked(url: string): string {
@@ -28,7 +31,9 @@ function decode(part: string, what: string, url: string): string {
 
 /**
  * Parses `etcd://[user:password@]host[:port][,host[:port]…][/][?keyspace=NAME&callTimeoutMs=N]`;
- * `etcds://` means TLS. Ports default to 2379. Errors never repeat the password.
+ * `etcds://` means TLS, trusting the system's CAs or the PEM file `?tlsCa=PATH`, with a client
+ * certificate from `tlsCert=PATH&tlsKey=PATH` if the cluster asks for one. Ports default to 2379.
+ * Errors never repeat the password.
  */
 export function parseEtcdUrl(url: string): EtcdUrl {
   const m = /^(etcds?):(?:\/\/)?([^?#]*)(?:\?([^#]*))?$/i.exec(url);
@@ -57,11 +62,16 @@ export function parseEtcdUrl(url: string): EtcdUrl {
   for (const [name, value] of params) {
     if (!PARAMS.has(name)) throw invalid("url", `unknown parameter ${JSON.stringify(name)} in ${masked(url)}; known: ${[...PARAMS].join(", ")}`);
     if (name === "keyspace") out.keyspace = value;
+    if (name in TLS_PARAMS) {
+      if (scheme !== "https") throw invalid("url", `${name} needs TLS: use etcds://`);
+      (out.tls ??= {})[TLS_PARAMS[name as keyof typeof TLS_PARAMS]] = value;
+    }
     if (name === "callTimeoutMs") {
       const n = Number(value);
       if (!Number.isSafeInteger(n) || n < 1) throw invalid("url", `callTimeoutMs must be a positive integer, got ${JSON.stringify(value)}`);
       out.callTimeoutMs = n;
     }
   }
+  if (out.tls && (out.tls.cert === undefined) !== (out.tls.key === undefined)) throw invalid("url", "tlsCert and tlsKey go together");
   return out;
 }
