@@ -64,7 +64,12 @@ export class LeaseHandle {
 
   #arm(): void {
     this.#clock.clearTimeout(this.#timer);
-    this.#timer = this.#clock.setTimeout(() => this.alive(), Math.max(0, this.#deadline - this.#marginMs - this.#clock.now()));
+    // A timer may fire a little before its time as Date.now() sees it (timers run on a monotonic
+    // clock): if the lease still looks alive then, arm again rather than never abort.
+    const check = (): void => {
+      if (this.alive()) this.#arm();
+    };
+    this.#timer = this.#clock.setTimeout(check, Math.max(0, this.#deadline - this.#marginMs - this.#clock.now()));
   }
 
   lose(why: string): void {
