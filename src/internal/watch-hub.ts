@@ -16,6 +16,7 @@ export class WatchHub {
   readonly #listeners = new Map<HubListener, string>();
   readonly #stop = new AbortController();
   #started: Promise<void> | undefined;
+  #position: number | undefined;
 
   constructor(driver: Driver, prefix: string, clock: Clock) {
     this.#driver = driver;
@@ -33,9 +34,18 @@ export class WatchHub {
     return () => this.#listeners.delete(fn);
   }
 
+  /**
+   * The revision of the last change passed on (or the one the stream started after); undefined
+   * until the stream has started. A listener registered now gets every change after it.
+   */
+  get position(): number | undefined {
+    return this.#position;
+  }
+
   #start(): Promise<void> {
     this.#started ??= (async () => {
       const from = (await this.#driver.revision()) + 1;
+      this.#position = from - 1;
       void this.#run(from);
     })();
     return this.#started;
@@ -54,6 +64,7 @@ export class WatchHub {
       try {
         for await (const ev of this.#driver.watch(this.#prefix, { fromRevision: next, signal })) {
           next = ev.revision + 1;
+          this.#position = ev.revision;
           this.#emit(ev);
         }
         return; // the driver closed
@@ -61,6 +72,7 @@ export class WatchHub {
         if (signal.aborted || isConcordError(e, "CLOSED")) return;
         if (isConcordError(e, "COMPACTED")) {
           next = (await this.#driver.revision().catch(() => next - 1)) + 1;
+          this.#position = next - 1;
           this.#emit(undefined);
         }
         await sleep(this.#clock, 100, signal).catch(() => undefined);

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Driver, Entry, PutResult } from "../driver/types.js";
+import type { Driver, Entry, PutResult, RangeResult, WatchEvent } from "../driver/types.js";
 import { abortedError, ConcordError } from "../errors.js";
 import { Notifier } from "../internal/deferred.js";
 import type { WatchHub } from "../internal/watch-hub.js";
@@ -13,6 +13,8 @@ export interface Ticket {
   readonly lease: LeaseHandle;
   /** Who was ahead when the ticket was taken (read atomically with the write where the engine can). */
   readonly aheadAtJoin: Entry[];
+  /** The revision {@link aheadAtJoin} was read at. */
+  readonly aheadAt: number;
 }
 
 export function byCreate(a: Entry, b: Entry): number {
@@ -45,19 +47,19 @@ export class FairQueue {
     const key = `${this.prefix}${lease.id}:${randomUUID()}`;
     const opts = { ifVersion: 0, lease: lease.id, ...(signal ? { signal } : {}) };
     let r: PutResult;
-    let all: Entry[];
+    let range: RangeResult | undefined;
     if (this.#driver.putAndRange) {
       const both = await this.#driver.putAndRange(key, value, opts, this.prefix);
       r = both.put;
-      all = both.range.entries;
+      range = both.range;
     } else {
       r = await this.#driver.put(key, value, opts);
-      all = r.ok ? (await this.#driver.range(this.prefix, signal ? { signal } : {})).entries : [];
+      if (r.ok) range = await this.#driver.range(this.prefix, signal ? { signal } : {});
     }
-    if (!r.ok) throw new ConcordError("UNAVAILABLE", `queue key ${key} already exists`);
+    if (!r.ok || !range) throw new ConcordError("UNAVAILABLE", `queue key ${key} already exists`);
     const mine = r.entry.createRevision;
-    const aheadAtJoin = all.filter((e) => e.createRevision < mine).sort(byCreate);
-    return { key, createRevision: mine, modRevision: r.entry.modRevision, lease, aheadAtJoin };
+    const aheadAtJoin = range.entries.filter((e) => e.createRevision < mine).sort(byCreate);
+    return { key, createRevision: mine, modRevision: r.entry.modRevision, lease, aheadAtJoin, aheadAt: range.revision };
   }
 
   async leave(t: Ticket): Promise<void> {
@@ -69,33 +71,75 @@ export class FairQueue {
    * first come first. `blockers` names the keys whose deletion could let `t` go: for a lock, the one
    * just ahead, so a release wakes only the next waiter. Rejects with `LOCK_LOST` if the ticket's
    * key vanished (its lease expired) and with the signal's reason if aborted.
+   *
+   * `ahead` is read once (or taken from the join, when the client's watch had not passed the join's
+   * revision yet, so that every later change reaches us) and then kept up to date from the watch:
+   * no one can join ahead of a ticket, so the changes to the keys already ahead are all that
+   * matter, and a hand-off costs the waiter no read of its own.
    */
   async waitUntil(t: Ticket, blockers: (ahead: Entry[]) => string[], signal: AbortSignal): Promise<void> {
     // Fast path: nothing blocked us at join time, and nothing can join ahead of us later.
     if (blockers(t.aheadAtJoin).length === 0) return;
     const wake = new Notifier();
-    let watching = new Set<string>();
-    // Deletes seen since the last read: one may arrive before `watching` is set for it.
-    const deleted = new Set<string>();
+    // Everyone ahead as of revision `at`, or undefined while it must be (re)read.
+    let ahead: Entry[] | undefined;
+    let at = 0;
+    let gone = false;
+    // Changes that arrive while `ahead` is being read, applied after it.
+    const backlog: WatchEvent[] = [];
+    let readGen = 0;
+    const apply = (ev: WatchEvent): boolean => {
+      if (ev.revision <= at) return false;
+      if (ev.key === t.key) {
+        gone ||= ev.type === "delete";
+        return gone;
+      }
+      const i = ahead!.findIndex((e) => e.key === ev.key);
+      if (i < 0) return false; // a key created after ours queues behind us
+      if (ev.type === "delete") ahead!.splice(i, 1);
+      else ahead![i] = ev.entry;
+      return true;
+    };
+    const from = this.#hub.position;
     const unsubscribe = await this.#hub.subscribe(this.prefix, (ev) => {
-      if (ev?.type === "delete") deleted.add(ev.key);
-      if (ev === undefined || (ev.type === "delete" && (watching.has(ev.key) || ev.key === t.key))) wake.notify();
+      if (ev === undefined) {
+        // History was lost: read again.
+        ahead = undefined;
+        backlog.length = 0;
+        readGen++;
+      } else if (ahead === undefined) {
+        backlog.push(ev);
+        return;
+      } else if (!apply(ev)) {
+        return;
+      }
+      wake.notify();
     });
+    if (from !== undefined && from <= t.aheadAt) {
+      ahead = [...t.aheadAtJoin];
+      at = t.aheadAt;
+    }
     const onLost = (): void => wake.notify();
     t.lease.signal.addEventListener("abort", onLost);
     try {
       for (;;) {
+        const seen = wake.seq;
         if (signal.aborted) throw abortedError(signal);
         t.lease.assertAlive();
-        const seen = wake.seq;
-        deleted.clear();
-        const all = await this.entries(signal);
-        const mine = all.findIndex((e) => e.key === t.key);
-        if (mine < 0) throw new ConcordError("LOCK_LOST", `queue key ${t.key} is gone: its lease expired while waiting`);
-        const keys = blockers(all.slice(0, mine));
-        if (keys.length === 0) return;
-        watching = new Set(keys);
-        if (keys.some((k) => deleted.has(k))) continue;
+        if (ahead === undefined) {
+          const gen = readGen;
+          const r = await this.#driver.range(this.prefix, { signal });
+          if (gen !== readGen) continue;
+          const all = r.entries.sort(byCreate);
+          const mine = all.findIndex((e) => e.key === t.key);
+          gone = mine < 0;
+          ahead = gone ? [] : all.slice(0, mine);
+          at = r.revision;
+          for (const ev of backlog.splice(0)) apply(ev);
+          continue;
+        }
+        if (gone) throw new ConcordError("LOCK_LOST", `queue key ${t.key} is gone: its lease expired while waiting`);
+        if (blockers(ahead).length === 0) return;
         await wake.wait(seen, signal).catch(() => {
           throw abortedError(signal);
         });

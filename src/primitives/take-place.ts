@@ -1,6 +1,7 @@
 import { callSignal, type CallOptions, type Context } from "../context.js";
 import type { Entry } from "../driver/types.js";
 import { abortedError, isConcordError } from "../errors.js";
+import type { LeaseHandle } from "../session.js";
 import type { FairQueue, Ticket } from "./queue.js";
 
 /**
@@ -20,7 +21,7 @@ export async function takePlace(
   try {
     for (;;) {
       const lease = await ctx.leaseFor(ttlMs, signal);
-      const ticket = await queue.join(lease, value, signal);
+      const ticket = await joinOrLeave(queue, lease, value, signal);
       try {
         await queue.waitUntil(ticket, blockers, signal);
         return ticket;
@@ -38,6 +39,31 @@ export async function takePlace(
   }
 }
 
+/**
+ * Joins, rejecting as soon as `signal` aborts. The write itself is not cut short: one abandoned in
+ * flight may still land, so the place it took is given up once it does, and never left queued.
+ */
+async function joinOrLeave(queue: FairQueue, lease: LeaseHandle, value: Uint8Array, signal: AbortSignal): Promise<Ticket> {
+  const joining = queue.join(lease, value);
+  if (!signal.aborted) {
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(abortedError(signal));
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      const ticket = await Promise.race([joining, aborted]);
+      if (!signal.aborted) return ticket;
+    } catch (e) {
+      if (!signal.aborted) throw e;
+    } finally {
+      signal.removeEventListener("abort", onAbort!);
+    }
+  }
+  joining.then((t) => queue.leave(t)).catch(() => undefined);
+  throw abortedError(signal);
+}
+
 /** Joins and keeps the place only if nothing blocks it now; never waits. */
 export async function tryTakePlace(
   ctx: Context,
@@ -50,7 +76,7 @@ export async function tryTakePlace(
   const { signal, done } = callSignal(opts, ctx.closed);
   try {
     const lease = await ctx.leaseFor(ttlMs, signal);
-    const ticket = await queue.join(lease, value, signal);
+    const ticket = await joinOrLeave(queue, lease, value, signal);
     if (blockers(ticket.aheadAtJoin).length === 0) return ticket;
     await queue.leave(ticket);
     return undefined;

@@ -78,13 +78,20 @@ export class RedisDriver implements Driver {
     this.#historyLimit = String(parts.historyLimit);
     this.#scripts = new Scripts(parts.client);
     this.#sweeper = new LeaseSweeper(() => this.#sweep(), parts.leaseClock ?? systemClock);
-    // A blocking read needs a connection of its own; retrying forever is right for it (close ends it).
+    // A subscribed connection can serve nothing else; retrying forever is right for it (close ends it).
     const tailConnection = (): Redis => {
-      const conn = parts.client.duplicate({ maxRetriesPerRequest: null, connectionName: "concord-watch", lazyConnect: false });
+      const conn = parts.client.duplicate({
+        maxRetriesPerRequest: null,
+        connectionName: "concord-watch",
+        lazyConnect: false,
+        autoResubscribe: false, // the tail subscribes itself, then reads where the keyspace is
+      });
       conn.on("error", () => undefined); // the tail retries by itself; the console need not hear of it
       return conn;
     };
-    this.#tail = new LogTail(tailConnection, parts.keys, systemClock);
+    // Scripts see KEYS[1] with the client's keyPrefix; a channel gets none from ioredis.
+    const channel = `${parts.client.options.keyPrefix ?? ""}${parts.keys.changes}`;
+    this.#tail = new LogTail({ connect: tailConnection, channel, log: parts.keys.log, revision: () => this.revision() }, systemClock);
     this.#sweeper.within(0);
   }
 

@@ -15,6 +15,8 @@ export interface KeyspaceKeys {
   readonly rev: string;
   /** The change stream, one entry per revision, ID `<revision>-0`. */
   readonly log: string;
+  /** The pub/sub channel every change is published on (not a key: a client's keyPrefix does not apply). */
+  readonly changes: string;
   /** A SCAN pattern matching every key of the keyspace (its name has no glob characters). */
   readonly pattern: string;
 }
@@ -30,5 +32,5 @@ export function keyspaceKeys(keyspace: string): KeyspaceKeys {
   }
   if (BAD.test(keyspace)) throw invalid("keyspace", "must not contain braces, glob characters ([]*?\\) or control characters");
   const base = `concord:{${keyspace}}`;
-  return { base, rev: `${base}:rev`, log: `${base}:log`, pattern: `${base}:*` };
+  return { base, rev: `${base}:rev`, log: `${base}:log`, changes: `${base}:changes`, pattern: `${base}:*` };
 }

@@ -25,11 +25,12 @@ function compacted(message: string): ConcordError {
 }
 
 /**
- * A watch over the keyspace's change stream: it reads from its own cursor on the command
- * connection (so delivery is in revision order with no gap and no duplicate, and a slow consumer
- * holds one batch) and sleeps on the {@link LogTail} between batches. While the server is
- * unreachable it waits and resumes from its cursor; it throws `COMPACTED` when the history it needs
- * was trimmed, or when the server came back with an older revision (it lost its data).
+ * A watch over the keyspace's change stream: it reads from its own cursor (so delivery is in
+ * revision order with no gap and no duplicate, and a slow consumer holds one batch), by script on
+ * the command connection, or, once caught up, from the changes the {@link LogTail} was pushed, with
+ * no round trip; it sleeps on the tail between batches. While the server is unreachable it waits
+ * and resumes from its cursor; it throws `COMPACTED` when the history it needs was trimmed, or when
+ * the server came back with an older revision (it lost its data).
  */
 export function redisWatch(src: WatchSource, prefix: string, opts: WatchOptions): AsyncIterable<WatchEvent> {
   return abortableIterable([src.closed, opts.signal], (signal) =>
@@ -52,13 +53,25 @@ export function redisWatch(src: WatchSource, prefix: string, opts: WatchOptions)
         src.tail.start();
         let cursor = opts.fromRevision ?? (await retrying(() => src.revision())) + 1;
         let highest = 0;
+        // The first read goes by script: it is the one that can find the history compacted.
+        let started = false;
         for (;;) {
           const seen = src.tail.changed.seq;
+          const kept = started ? src.tail.since(cursor, prefix, BATCH) : undefined;
+          if (kept) {
+            for (const ev of kept.events) yield ev;
+            const more = kept.next > cursor && kept.events.length === BATCH;
+            cursor = kept.next;
+            highest = Math.max(highest, cursor - 1);
+            if (!more) await src.tail.changed.wait(seen, signal);
+            continue;
+          }
           const c = await retrying(() => src.changes(prefix, cursor, BATCH));
+          started = true;
           if (c.revision < highest) {
             throw compacted(`the redis keyspace went back from revision ${highest} to ${c.revision} (the server lost its data); re-read and watch again`);
           }
-          highest = c.revision;
+          highest = Math.max(highest, c.revision);
           if (c.compacted) {
             throw compacted(`revision ${cursor} has been compacted; the oldest kept is ${c.firstKept}; re-read and watch from there`);
           }

@@ -12,6 +12,7 @@ local K_KEYS = base .. ':keys'            -- sorted set of live keys, all score 
 local K_LEASES = base .. ':leases'        -- sorted set: lease id -> deadline (ms)
 local K_LEASE_TTL = base .. ':lease-ttl'  -- hash: lease id -> ttl (ms)
 local K_LEASE_SEQ = base .. ':lease-seq'  -- counter for lease ids
+local K_CHANGES = base .. ':changes'      -- pub/sub channel: every change as it is written
 local NOW_ARG = ARGV[1]
 local HISTORY = ARGV[2]
 
@@ -40,9 +41,15 @@ end
 
 -- Records revision `rev`. The log entry goes first: XADD is the write that can fail (a stream
 -- ahead of the counter), and a script's earlier writes are not rolled back when a later one fails.
+-- The change is also published, so watching clients get it pushed with no command of their own
+-- (see ../tail.ts): "rev type create keyBytes leaseBytes\n" then the key, the lease and the value.
+-- pcall: a user whose ACL forbids the channel still writes (its watches then tail the stream).
 local function append(rev, fields)
   redis.call('XADD', K_LOG, 'MAXLEN', '~', HISTORY, str(rev) .. '-0', unpack(fields))
   redis.call('SET', K_REV, str(rev))
+  local key, value, create, lease = fields[4], fields[6] or '', fields[8] or '', fields[10] or ''
+  redis.pcall('PUBLISH', K_CHANGES,
+    str(rev) .. ' ' .. fields[2] .. ' ' .. create .. ' ' .. #key .. ' ' .. #lease .. '\n' .. key .. lease .. value)
 end
 
 -- Deletes a live key as one revision with its own log entry; returns the revision.
