@@ -165,7 +165,14 @@ export function checkRegisterOps(h: History, model: "register" | "counter"): Ver
   };
 }
 
+/** The checker of `primitive`; a history without one successful operation is itself an anomaly (nothing was tested). */
 export function check(primitive: Primitive, h: History): Verdict {
+  const v = checkOne(primitive, h);
+  if (!h.ops.some((o) => o.outcome === "ok")) v.anomalies.push("no operation succeeded: nothing was checked");
+  return v;
+}
+
+function checkOne(primitive: Primitive, h: History): Verdict {
   switch (primitive) {
     case "lock":
       return checkLock(h);

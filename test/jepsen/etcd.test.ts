@@ -1,0 +1,3 @@
+import { jepsenSuite } from "./suite.js";
+
+jepsenSuite("etcd", 4);

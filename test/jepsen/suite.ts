@@ -1,0 +1,28 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { type EngineName, runOnce, Servers } from "./harness.js";
+import { PRIMITIVES } from "./history.js";
+
+/** The seed of the bounded runs: fixed, so a failure replays; JEPSEN_SEED picks another. */
+const BASE_SEED = Number(process.env["JEPSEN_SEED"] ?? 4242);
+
+/**
+ * A bounded, seeded Jepsen run of every primitive on `engine` (3 clients, ~1.5 s, 2 faults each),
+ * against private servers the nemesis may restart. Skipped only when ENGINES leaves the engine out.
+ */
+export function jepsenSuite(engine: EngineName, offset: number): void {
+  const wanted = process.env["ENGINES"]?.split(",").map((s) => s.trim());
+  describe.skipIf(wanted !== undefined && !wanted.includes(engine))(`jepsen: ${engine} under faults`, () => {
+    const servers = new Servers();
+    afterAll(() => servers.stop(), 60_000);
+    PRIMITIVES.forEach((primitive, i) => {
+      const seed = BASE_SEED + offset * 10 + i;
+      it(`${primitive}: a history of 3 clients with 2 faults passes its checker (seed ${seed})`, async () => {
+        const r = await runOnce({ engine, primitive, seed, clients: 3, durationMs: 1500, faults: 2, paceMs: 30, servers });
+        const replay = `replay: npm run jepsen -- --engine ${engine} --primitive ${primitive} --seed ${seed} --minutes 0.025`;
+        expect(r.verdict.anomalies, replay).toEqual([]);
+        expect(r.counts.ok, replay).toBeGreaterThan(0);
+        expect(r.history.faults).toHaveLength(2);
+      }, 120_000);
+    });
+  });
+}
