@@ -5,15 +5,47 @@ import { fmt, monotonicMs, percentile, type Row } from "./stats.js";
 
 const URL_ = "redis://127.0.0.1:6379";
 
-async function timedLoop(durationMs: number, op: () => Promise<void>): Promise<{ n: number; lat: number[]; secs: number }> {
-  const lat: number[] = [];
+interface Sample {
+  n: number;
+  lat: number[];
+  secs: number;
+}
+
+async function timedLoop(durationMs: number, op: () => Promise<void>, into: Sample = { n: 0, lat: [], secs: 0 }): Promise<Sample> {
   const start = monotonicMs();
   while (monotonicMs() - start < durationMs) {
     const t = monotonicMs();
     await op();
-    lat.push(monotonicMs() - t);
+    into.lat.push(monotonicMs() - t);
   }
-  return { n: lat.length, lat, secs: (monotonicMs() - start) / 1000 };
+  into.n = into.lat.length;
+  into.secs += (monotonicMs() - start) / 1000;
+  return into;
+}
+
+/** Slices of each side in turn (which goes first alternates), so both see the same load on a shared machine. */
+const SLICES = 10;
+async function sideBySide(durationMs: number, ours: () => Promise<void>, theirs: () => Promise<void>): Promise<[Sample, Sample]> {
+  const a: Sample = { n: 0, lat: [], secs: 0 };
+  const b: Sample = { n: 0, lat: [], secs: 0 };
+  for (let i = 0; i < SLICES; i++) {
+    const pair: Array<[() => Promise<void>, Sample]> = [[ours, a], [theirs, b]];
+    if (i % 2 === 1) pair.reverse();
+    for (const [op, into] of pair) await timedLoop(durationMs / SLICES, op, into);
+  }
+  return [a, b];
+}
+
+/** The same for several clients at once: each side's clients run together, one side at a time. */
+async function sideBySideMany(durationMs: number, ours: Array<() => Promise<void>>, theirs: Array<() => Promise<void>>): Promise<[Sample[], Sample[]]> {
+  const a = ours.map((): Sample => ({ n: 0, lat: [], secs: 0 }));
+  const b = theirs.map((): Sample => ({ n: 0, lat: [], secs: 0 }));
+  for (let i = 0; i < SLICES; i++) {
+    const pair: Array<[Array<() => Promise<void>>, Sample[]]> = [[ours, a], [theirs, b]];
+    if (i % 2 === 1) pair.reverse();
+    for (const [ops, into] of pair) await Promise.all(ops.map((op, j) => timedLoop(durationMs / SLICES, op, into[j])));
+  }
+  return [a, b];
 }
 
 /** Redis: lock acquire+release (1 client, and 8 contending), and counter increments, beside redlock and raw INCR. */
@@ -25,10 +57,13 @@ export async function benchRedis(durationMs: number): Promise<Row[]> {
   const c = await connect(`${URL_}?keyspace=${keyspace}`, { ttlMs: 10_000 });
   const lock = c.lock("bench");
   await (await lock.acquire()).release();
-  const ours = await timedLoop(durationMs, async () => void (await (await lock.acquire()).release()));
   const redis = new Redis(URL_);
   const redlock = new Redlock([redis], { retryCount: -1, retryDelay: 5, retryJitter: 5 });
-  const theirs = await timedLoop(durationMs, async () => void (await (await redlock.acquire([`${keyspace}:redlock`], 10_000)).release()));
+  const [ours, theirs] = await sideBySide(
+    durationMs,
+    async () => void (await (await lock.acquire()).release()),
+    async () => void (await (await redlock.acquire([`${keyspace}:redlock`], 10_000)).release()),
+  );
   rows.push({
     benchmark: "redis lock acquire+release, 1 client",
     unit: "ops/s",
@@ -43,9 +78,12 @@ export async function benchRedis(durationMs: number): Promise<Row[]> {
 
   // 8 contending clients
   const clients = await Promise.all(Array.from({ length: 8 }, () => connect(`${URL_}?keyspace=${keyspace}`, { ttlMs: 10_000 })));
-  const oursC = await Promise.all(clients.map((k) => timedLoop(durationMs, async () => void (await (await k.lock("hot").acquire()).release()))));
   const redlocks = Array.from({ length: 8 }, () => new Redlock([new Redis(URL_)], { retryCount: -1, retryDelay: 5, retryJitter: 5 }));
-  const theirsC = await Promise.all(redlocks.map((r) => timedLoop(durationMs, async () => void (await (await r.acquire([`${keyspace}:hot`], 10_000)).release()))));
+  const [oursC, theirsC] = await sideBySideMany(
+    durationMs,
+    clients.map((k) => async () => void (await (await k.lock("hot").acquire()).release())),
+    redlocks.map((r) => async () => void (await (await r.acquire([`${keyspace}:hot`], 10_000)).release())),
+  );
   const rate = (xs: Array<{ n: number; secs: number }>): number => xs.reduce((a, x) => a + x.n, 0) / Math.max(...xs.map((x) => x.secs));
   const share = (xs: Array<{ n: number }>): string => xs.map((x) => x.n).join("/");
   rows.push({
@@ -64,8 +102,11 @@ export async function benchRedis(durationMs: number): Promise<Row[]> {
 
   // counter
   const counter = c.counter("n");
-  const incOurs = await timedLoop(durationMs, async () => void (await counter.increment()));
-  const incRaw = await timedLoop(durationMs, async () => void (await redis.incr(`${keyspace}:raw`)));
+  const [incOurs, incRaw] = await sideBySide(
+    durationMs,
+    async () => void (await counter.increment()),
+    async () => void (await redis.incr(`${keyspace}:raw`)),
+  );
   rows.push({
     benchmark: "redis counter increment, 1 client, sequential",
     unit: "ops/s",
@@ -81,4 +122,12 @@ export async function benchRedis(durationMs: number): Promise<Row[]> {
   if (keys.length) await redis.del(...keys);
   await redis.quit();
   return rows;
+}
+
+/** `npx tsx bench/redis.ts [ms]`: this benchmark alone. */
+if (process.argv[1] !== undefined && import.meta.url === (await import("node:url")).pathToFileURL(process.argv[1]).href) {
+  for (const r of await benchRedis(Number(process.argv[2] ?? 3000))) {
+    console.log(`${r.benchmark}: ${fmt(r.concord)} vs ${fmt(r.peer ?? Number.NaN)} ${r.unit} (${r.peerName}), ${fmt(r.ratio ?? Number.NaN, 2)}x; ${r.note ?? ""}`);
+  }
+  process.exit(0);
 }
