@@ -165,3 +165,22 @@ describe("linearizability through check()", () => {
     expect(check("counter", bad).anomalies.join()).toMatch(/not linearizable: key k0/);
   });
 });
+
+describe("history recorder", () => {
+  it("merges invocations with completions; one cut off (client killed) stays open as info", async () => {
+    const { Recorder } = await import("./history.js");
+    const r = new Recorder();
+    r.add({ t: "invoke", client: 0, seq: 0, f: "write", input: { key: "k", f: "write", value: 1 }, at: 1 });
+    r.add({ t: "invoke", client: 1, seq: 0, f: "read", input: { key: "k", f: "read" }, at: 2 });
+    r.add({ t: "complete", client: 1, seq: 0, outcome: "ok", output: { f: "read", value: null, version: 0 }, at: 3 });
+    r.add({ t: "invoke", client: 1, seq: 1, f: "write", input: { key: "k", f: "write", value: 2 }, at: 4 });
+    r.add({ t: "complete", client: 1, seq: 1, outcome: "info", error: "UNAVAILABLE", at: 5 });
+    r.add({ t: "note", client: 1, kind: "ready", at: 0 });
+    expect(r.ops.map((o) => [o.client, o.outcome, o.ret])).toEqual([
+      [0, "info", Infinity],
+      [1, "ok", 3],
+      [1, "info", Infinity],
+    ]);
+    expect(r.notes).toEqual([{ client: 1, kind: "ready", at: 0 }]);
+  });
+});

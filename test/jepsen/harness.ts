@@ -144,6 +144,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     paceMs: o.paceMs ?? 10,
   });
 
+  log(`${o.engine} ${o.primitive}: seed ${o.seed}, ${o.clients} clients, ${o.durationMs} ms, ${o.faults} faults`);
   const start = (): Client => (o.engine === "memory" ? inProcess(url, config(), rec) : processClient(url, config(), rec));
   const live: Client[] = [];
   for (let i = 0; i < o.clients; i++) live.push(start());
@@ -155,7 +156,6 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   }
   const t0 = now();
   log(`  clients ready at ${t0.toFixed(0)} ms`);
-  log(`${o.engine} ${o.primitive}: seed ${o.seed}, ${o.clients} clients, ${o.durationMs} ms, ${o.faults} faults`);
 
   // ---- nemesis: faults at random times in the first 80 % of the run, one at a time ----
   const kinds = FAULTS[o.engine];

@@ -43,7 +43,9 @@ export function timelineSvg(r: RunResult): string {
   const top = 30;
   const height = top + clients.length * lane + 40;
   const end = Math.max(r.durationMs, ...h.ops.filter((o) => Number.isFinite(o.ret)).map((o) => o.ret));
-  const x = (t: number): number => left + (Math.min(t, end) / end) * (width - left - 10);
+  // From the first client ready (process start-up is not interesting) to the end.
+  const begin = Math.max(0, Math.min(end - 1, ...h.notes.filter((n) => n.kind === "ready").map((n) => n.at)) - 100);
+  const x = (t: number): number => left + ((Math.min(Math.max(t, begin), end) - begin) / (end - begin)) * (width - left - 10);
   const y = (c: number): number => top + clients.indexOf(c) * lane;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
@@ -68,7 +70,7 @@ export function timelineSvg(r: RunResult): string {
       if (w > 14) out.push(`<text x="${x(hold.from) + 1}" y="${y(hold.client) + 12}" fill="#fff" font-size="9">${hold.token}</text>`);
     }
   }
-  out.push(`<text x="${left}" y="${height - 4}" fill="#666">0 ms</text><text x="${width - 60}" y="${height - 4}" fill="#666">${end.toFixed(0)} ms</text></svg>`);
+  out.push(`<text x="${left}" y="${height - 4}" fill="#666">${begin.toFixed(0)} ms</text><text x="${width - 60}" y="${height - 4}" fill="#666">${end.toFixed(0)} ms</text></svg>`);
   return out.join("\n");
 }
 
