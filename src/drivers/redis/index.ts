@@ -15,7 +15,10 @@ export interface RedisDriverOptions {
    * (`duplicate()`) for watches, and does not quit it on close: it stays yours.
    */
   client?: Redis;
-  /** Used when no `client` is given: `redis://[user:pass@]host:port[/db][?keyspace=NAME]`, `rediss://` for TLS. */
+  /**
+   * Used when no `client` is given: `redis://[user:pass@]host:port[/db][?keyspace=NAME]`; `rediss://`
+   * for TLS, with `?tlsCa=PATH` for a CA of your own and `tlsCert=PATH&tlsKey=PATH` for a client certificate.
+   */
   url?: string;
   /** Clients naming the same keyspace share one; its keys all start with `concord:{NAME}:`. Default: the URL's `?keyspace=`, else "concord". */
   keyspace?: string;
@@ -126,7 +129,7 @@ export async function createRedisDriver(opts: RedisDriverOptions = {}): Promise<
   return new RuntimeDriver(new RedisDriver({ client, ownsClient: owns, keys, address, socketErrors, leaseClock, historyLimit }));
 }
 
-/** Opens a redis driver from a connection URL: `redis://[user:pass@]host:port[/db][?keyspace=NAME]`, `rediss://` for TLS. */
+/** Opens a redis driver from a connection URL: `redis://[user:pass@]host:port[/db][?keyspace=NAME]`, `rediss://…[?tlsCa=PATH]` for TLS. */
 export async function createRedisDriverFromUrl(url: string): Promise<Driver> {
   return createRedisDriver({ url });
 }
