@@ -1,5 +1,6 @@
 import { ConcordError, closedError, invalid, isConcordError } from "../errors.js";
 import { type Clock, systemClock } from "../internal/clock.js";
+import { type PromRegistry, registerSyncMetrics } from "./metrics.js";
 import type { Resolver } from "./resolvers.js";
 import type { FilteringTransport, PullFilter, SyncReplica } from "./local-transport.js";
 import type { Cursor, ReadResult, ReplicatedEvent, Transport, VectorClockJSON } from "./types.js";
@@ -184,6 +185,15 @@ export class SyncManager {
     return { ...m, lagMs: m.lastSyncAt === undefined ? undefined : Math.max(0, this.#clock.now() - m.lastSyncAt) };
   }
 
+  /**
+   * Exposes {@link metrics} through a prom-client `Registry`, labelled with the `peer` option (see
+   * `registerSyncMetrics`). Needs the optional package prom-client, else rejects with `UNSUPPORTED`.
+   * Resolves to a function that unregisters this manager.
+   */
+  registerMetrics(registry: PromRegistry): Promise<() => void> {
+    return registerSyncMetrics(registry, this, this.#peer);
+  }
+
   /** The cursors as they stand (for inspection and tests). */
   async cursors(): Promise<{ push: Cursor; pull: Cursor }> {
     await this.#load();
@@ -326,28 +336,41 @@ export class SyncManager {
   async #pushAll(r: SyncResult): Promise<void> {
     // With a filter the peer may hold later events of an origin without earlier ones: send all, let ids dedupe.
     const peerVersion = this.#filter === undefined ? await this.#transport.version() : {};
+    let since = this.#pushCursor ?? "";
+    let page = await this.#replica.events({ since, limit: this.#batch });
     for (;;) {
-      const since = this.#pushCursor ?? "";
-      const page = await this.#replica.events({ since, limit: this.#batch });
       const send = page.events.filter((e) => this.#keep(e) && !covered(peerVersion, e));
-      if (send.length > 0) {
-        const res = await this.#transport.push(send);
+      const done = page.events.length === 0 || page.cursor === since;
+      // One push in flight at a time (the peer stores pages in order); the next page is read meanwhile.
+      const sent = send.length > 0 ? this.#transport.push(send) : undefined;
+      const ahead = done ? undefined : this.#replica.events({ since: page.cursor, limit: this.#batch });
+      ahead?.catch(() => {});
+      if (sent) {
+        const res = await sent;
         r.pushed += res.appended.length;
         const c = (res as { conflicts?: unknown }).conflicts;
         if (Array.isArray(c)) r.conflicts += c.length;
       }
       if (page.cursor !== since) await this.#save("push", page.cursor);
-      if (page.events.length === 0 || page.cursor === since) return;
+      if (!ahead) return;
+      since = page.cursor;
+      page = await ahead;
     }
   }
 
   async #pullAll(r: SyncResult): Promise<void> {
+    let since = this.#pullCursor ?? "";
+    let page = await this.#pullPage(since, undefined);
     for (;;) {
-      const since = this.#pullCursor ?? "";
-      const page = await this.#pullPage(since, undefined);
+      const done = page.events.length === 0 && page.cursor === since;
+      // The next page is fetched while this one is stored; cursors still move in order.
+      const ahead = done ? undefined : this.#pullPage(page.cursor, undefined);
+      ahead?.catch(() => {});
       await this.#receive(page.events, r);
       if (page.cursor !== since) await this.#save("pull", later(since, page.cursor));
-      if ((page.events.length === 0 && page.cursor === since)) return;
+      if (!ahead) return;
+      since = page.cursor;
+      page = await ahead;
     }
   }
 

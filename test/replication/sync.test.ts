@@ -325,6 +325,28 @@ describe("SyncManager", () => {
     await m.stop();
   });
 
+  it("registerMetrics exposes the counters through a prom-client registry, one label per peer", async () => {
+    const { Registry } = await import("prom-client");
+    const registry = new Registry();
+    const a = replica("a");
+    const b = replica("b");
+    await writeOffline(a, 3, ["k"]);
+    await writeOffline(b, 2, ["k"]);
+    const m1 = manager(a, new LocalTransport(b), { peer: "b" });
+    const m2 = manager(a, new LocalTransport(replica("c")), { peer: "c" });
+    await m1.registerMetrics(registry);
+    const off = await m2.registerMetrics(registry);
+    await m1.sync();
+    const text = await registry.metrics();
+    expect(text).toContain('concord_sync_pushed_total{peer="b"} 3');
+    expect(text).toContain('concord_sync_pulled_total{peer="b"} 2');
+    expect(text).toContain('concord_sync_rounds_total{peer="c"} 0');
+    expect(text).toMatch(/concord_sync_lag_seconds\{peer="b"\} \d/);
+    expect(text).not.toContain('concord_sync_lag_seconds{peer="c"}');
+    off();
+    expect(await registry.metrics()).not.toContain('peer="c"');
+  });
+
   it("a peer refusing the token fails the round with a non-retryable error in the result; close() refuses more rounds", async () => {
     const server = replica("server");
     const { url } = await listen(server, 0, "right");
