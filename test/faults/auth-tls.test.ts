@@ -73,7 +73,7 @@ interface CliResult {
   out: string;
 }
 
-/** The CLI as a real process, stacks included (CONCORD_DEBUG), bounded to 20 s. */
+/** The CLI as a real process, stacks included (CONCORD_DEBUG), bounded to 60 s (a loaded machine starts tsx slowly). */
 function cli(args: string[]): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
@@ -84,7 +84,7 @@ function cli(args: string[]): Promise<CliResult> {
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);
@@ -121,7 +121,7 @@ describe.runIf(engines.includes("redis"))("auth and TLS: redis", () => {
     await refused(`redis://:${enc(wrong)}@${redis.address}?keyspace=a`, secrets);
     await refused(`redis://${redis.address}?keyspace=a`, secrets); // no password at all
     await cliKeepsSecrets(`redis://app:${enc(userPass)}@${redis.address}?keyspace=cli`, `redis://app:${enc(wrong)}@${redis.address}?keyspace=cli`, secrets);
-  }, 60_000);
+  }, 120_000);
 
   it("rediss:// with ?tlsCa=PATH works; without the CA the server certificate is refused", async () => {
     const pass = secret("tpw");
@@ -133,7 +133,7 @@ describe.runIf(engines.includes("redis"))("auth and TLS: redis", () => {
     await refused(`redis://:${enc(pass)}@${redis.address}?keyspace=t`, [pass], "UNAVAILABLE", null); // plain text to a TLS port: reset
     const bad = await refused(`redis://:${enc(pass)}@${redis.address}?keyspace=t&tlsCa=${enc(ca)}`, [pass], "INVALID_ARGUMENT");
     expect(bad.message).toMatch(/rediss/);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe.runIf(engines.includes("postgres"))("auth and TLS: postgres", () => {
@@ -156,7 +156,7 @@ describe.runIf(engines.includes("postgres"))("auth and TLS: postgres", () => {
     const bad = await refused(`${base}&sslmode=verify-ca`, secrets, "INVALID_ARGUMENT");
     expect(bad.message).toMatch(/sslrootcert/);
     await cliKeepsSecrets(`${base}&sslmode=require`, `postgres://postgres:${enc(wrong)}@${pg.address}/postgres?schema=a`, secrets);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe.runIf(engines.includes("etcd"))("auth and TLS: etcd", () => {
@@ -172,7 +172,7 @@ describe.runIf(engines.includes("etcd"))("auth and TLS: etcd", () => {
     await refused(`etcd://root:${enc(wrong)}@${hosts}?keyspace=a`, secrets);
     await refused(`etcd://${hosts}?keyspace=a`, secrets); // no credentials: permission denied
     await cliKeepsSecrets(`etcd://root:${enc(pass)}@${hosts}?keyspace=cli`, `etcd://root:${enc(wrong)}@${hosts}?keyspace=cli`, secrets);
-  }, 60_000);
+  }, 120_000);
 
   it("etcds:// with ?tlsCa and a client certificate (tlsCert, tlsKey) works; without the certificate it is refused", async () => {
     const etcd = await PrivateEtcd.start({ members: 1, tls: true, clientCerts: true });
@@ -183,5 +183,5 @@ describe.runIf(engines.includes("etcd"))("auth and TLS: etcd", () => {
     // gRPC reports a refused handshake as plain UNAVAILABLE: it cannot be told from a member that is down.
     await refused(`etcds://${hosts}?keyspace=t&tlsCa=${enc(c.ca)}&callTimeoutMs=2000`, [], "UNAVAILABLE", null);
     await refused(`etcd://${hosts}?keyspace=t&tlsCa=${enc(c.ca)}`, [], "INVALID_ARGUMENT");
-  }, 60_000);
+  }, 120_000);
 });

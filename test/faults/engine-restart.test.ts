@@ -41,7 +41,7 @@ describe.runIf(engines.includes("redis"))("engine restart: redis", () => {
       fault: () => redis.restart(true),
     });
     expect(report.lockRounds).toBeGreaterThan(16);
-  }, 60_000);
+  }, 120_000);
 
   it("without persistence a restart forgets everything, and a watch says COMPACTED instead of going back in time", async () => {
     const redis = await PrivateRedis.start();
@@ -62,7 +62,7 @@ describe.runIf(engines.includes("redis"))("engine restart: redis", () => {
     expect(isConcordError(watched.error, "COMPACTED"), `the watch ended with ${String(watched.error)}`).toBe(true);
     expect(watched.items.map((e) => e.value)).toEqual([1, 2, 3, 4, 5]);
     expect(await a.counter("n").get()).toBe(1);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe.runIf(engines.includes("postgres"))("engine restart: postgres", () => {
@@ -79,5 +79,5 @@ describe.runIf(engines.includes("postgres"))("engine restart: postgres", () => {
       fault: () => pg.restart("immediate"),
     });
     expect(report.lockRounds).toBeGreaterThan(16);
-  }, 60_000);
+  }, 120_000);
 });

@@ -46,9 +46,9 @@ export async function faultUnderLoad(opts: {
   expect(start).toBe(0);
   const watched = new Collector((signal) => watcher.counter("n").watch({ signal }));
   // The watch is live once it has seen a first change; make one and count it.
-  await eventually(() => checker.counter("n").increment(1), 5_000);
+  await eventually(() => checker.counter("n").increment(1), 15_000);
   const t0 = Date.now();
-  while (watched.items.length === 0 && Date.now() - t0 < 5_000) await new Promise((r) => setTimeout(r, 10));
+  while (watched.items.length === 0 && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 10));
   expect(watched.items.length, "the watch started").toBe(1);
 
   let acked = 1;
