@@ -231,7 +231,7 @@ export async function runWorkload(c: Concord, cfg: WorkloadConfig, emit: (l: Lin
         { concurrency: 2, claimTtlMs: cfg.ttlMs, closeTimeoutMs: 1000 },
       );
       // Ids from a pool shared by every client, so some are submitted more than once.
-      const pool = Math.max(4, Math.round(cfg.ops * 1.5));
+      const pool = Math.max(4, Math.min(300, Math.round(cfg.ops * 1.5)));
       for (let i = 0; i < cfg.ops && !quiet.aborted; i++) {
         const id = `j${pick(pool)}`;
         await op("submit", { id }, async (signal) => {
