@@ -2,25 +2,23 @@ import { segment } from "../internal/names.js";
 
 const PRIORITY_BIAS = 1_000_000_000;
 
-/** The key layout of one queue: records, the run index (priority, then due time), and claims. */
+/**
+ * The key layout of one queue: records, and the run index (priority, then due time), whose entry
+ * for a task carries the claim of the worker running it (the entry put again under its lease).
+ */
 export class TaskKeys {
   readonly root: string;
   readonly records: string;
   readonly index: string;
-  readonly claims: string;
 
   constructor(ns: string, queue: string) {
     this.root = `${ns}tasks/${segment(queue)}/`;
     this.records = `${this.root}t/`;
     this.index = `${this.root}q/`;
-    this.claims = `${this.root}c/`;
   }
 
   record(id: string): string {
     return this.records + id;
-  }
-  claim(id: string): string {
-    return this.claims + id;
   }
   /** Sorts by priority (lower first), then due time, then id. */
   indexEntry(priority: number, runAt: number, id: string): string {

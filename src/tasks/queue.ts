@@ -107,7 +107,8 @@ export class TaskQueue {
     const bytes = encodeValue(this.#ctx, jsonCodec, record);
     const sig = opts.signal ? { signal: opts.signal } : {};
     const index = this.#keys.indexEntry(priority, record.runAt, id);
-    await this.#ctx.driver.put(index, EMPTY, sig);
+    // Only if absent: a same-id submit in the same ms must not strip a running task's claim from it.
+    await this.#ctx.driver.put(index, EMPTY, { ifVersion: 0, ...sig });
     const r = await this.#ctx.driver.put(this.#keys.record(id), bytes, { ifVersion: 0, ...sig });
     if (r.ok) return record;
     const existing = decodeRecord(r.current!);

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { jsonCodec } from "../codec.js";
 import type { Context } from "../context.js";
-import type { WatchEvent } from "../driver/types.js";
+import type { Entry, WatchEvent } from "../driver/types.js";
 import { checkTtl } from "../driver/validate.js";
 import { invalid, isConcordError } from "../errors.js";
 import { sleep } from "../internal/clock.js";
@@ -12,14 +12,21 @@ import { decodeRecord } from "./queue.js";
 import type { Handler, TaskRecord, WorkOptions } from "./types.js";
 
 const EMPTY = new Uint8Array();
-const SCAN = 64;
+/** Index entries read per page while looking for due tasks, and pages at most per look. */
+const SCAN = 128;
+const PAGES = 8;
+/** How often a worker looks for tasks whose claim vanished while no worker was watching. */
+const RECOVER_EVERY_MS = 60_000;
 /** An index entry whose record is still missing this long after it fell due was left by a crashed submit. */
 const STALE_AFTER_MS = 60_000;
+/** How long a claim waits for the watch to bring a fresh task's record before reading it. */
+const HINT_WAIT_MS = 1000;
 /** Runnable records remembered from the watch, at most. */
 const CACHE_MAX = 20_000;
 
 type Stored = TaskRecord & { version: number };
 
+/** A claimed task: its index entry, put again under the worker's lease. */
 interface Claim {
   key: string;
   version: number;
@@ -41,6 +48,12 @@ function backoffMs(r: TaskRecord): number {
  * Claims due tasks under a lease (so a task whose worker dies runs again elsewhere once the claim
  * expires), runs their handlers, and records the outcome fenced by the claim: a worker that lost
  * its claim cannot overwrite what the next one did.
+ *
+ * A claim is the task's index entry put again, compare-and-set, under the worker's lease: one
+ * write, and the entry itself says the task is taken. Finishing deletes it; closing puts it back
+ * without the lease. Should the lease expire, the engine deletes the entry, and whoever sees that
+ * (a watch event, or the periodic look over all records) puts it back for the task, still marked
+ * active with its attempt spent, to run again.
  */
 export class Worker implements AsyncDisposable {
   readonly #ctx: Context;
@@ -61,10 +74,22 @@ export class Worker implements AsyncDisposable {
    * the plain case (the record the index entry names, still runnable) is read from the engine.
    */
   readonly #seen = new Map<string, Stored>();
-  /** The value of this worker's claim keys, so it can tell its own from another worker's on the same lease. */
+  /**
+   * The index entry each record the watch carried names (null once finished), by id. An entry is
+   * deleted only after its record moved on, an event this worker sees first; so the deletion of an
+   * entry its record still names, or of one whose record it never saw, may be a claim lost with its
+   * worker, and is looked into.
+   */
+  readonly #named = new Map<string, string | null>();
+  /** The value of this worker's claims, so it can tell its own from another worker's on the same lease. */
   readonly #token = new TextEncoder().encode(randomBytes(9).toString("base64url"));
   /** Claims under way (between the claim's write and the handler's start). */
   readonly #claiming = new Set<string>();
+  /**
+   * The revision the watch has delivered up to: an index entry written after it has a record event
+   * still on its way, which will wake the loop, so the claim waits for it rather than reading.
+   */
+  #watched = Number.POSITIVE_INFINITY;
   #closing: Promise<void> | undefined;
 
   readonly #prune: () => Promise<number>;
@@ -93,12 +118,17 @@ export class Worker implements AsyncDisposable {
     const signal = this.#stop.signal;
     const unsubscribe = await this.#ctx.hub.subscribe(this.#keys.root, (ev) => this.#observe(ev));
     try {
+      // Every change after the subscription reaches #observe; everything before it is read.
+      const from = await this.#ctx.driver.revision().catch(() => Number.POSITIVE_INFINITY);
+      if (this.#watched === Number.POSITIVE_INFINITY) this.#watched = from;
       while (!signal.aborted && !this.#ctx.closed.aborted) {
         const seen = this.#wake.seq;
         let nextDue = Infinity;
-        if (this.#ctx.clock.now() - this.#lastPrune > 60_000) {
+        if (this.#ctx.clock.now() - this.#lastPrune > RECOVER_EVERY_MS) {
           this.#lastPrune = this.#ctx.clock.now();
-          void this.#prune().catch(() => undefined); // finished tasks past retainMs; best effort
+          // finished tasks past retainMs, and claims that vanished unseen; best effort
+          void this.#prune().catch(() => undefined);
+          void this.#recoverAll().catch(() => undefined);
         }
         try {
           nextDue = await this.#claimSome();
@@ -118,92 +148,158 @@ export class Worker implements AsyncDisposable {
 
   /**
    * Wakes the claim loop for new work (a record put runnable: submit writes it after its index
-   * entry, so the entry is there to find) or a freed claim (done, or its worker died), and keeps
-   * the runnable records the watch carries.
+   * entry, so the entry is there to find) or a claim given back, keeps the runnable records the
+   * watch carries, and notices claims that vanished under a task still active.
    */
   #observe(ev: WatchEvent | undefined): void {
     if (ev === undefined) {
-      this.#seen.clear(); // history lost: nothing remembered can be trusted
+      // history lost: nothing remembered can be trusted, and a vanished claim may have gone unseen
+      this.#watched = Number.POSITIVE_INFINITY;
+      this.#seen.clear();
+      this.#named.clear();
+      void this.#recoverAll().catch(() => undefined);
       this.#wake.notify();
       return;
     }
+    if (this.#watched !== Number.POSITIVE_INFINITY) this.#watched = Math.max(this.#watched, ev.revision);
     if (ev.key.startsWith(this.#keys.records)) {
       const id = ev.key.slice(this.#keys.records.length);
       this.#seen.delete(id);
-      if (ev.type === "delete") return;
+      if (ev.type === "delete") {
+        remember(this.#named, id, null);
+        return;
+      }
       let r: Stored;
       try {
         r = decodeRecord(ev.entry);
       } catch {
         return;
       }
+      remember(this.#named, id, r.state === "done" || r.state === "failed" ? null : this.#keys.indexEntry(r.priority, r.runAt, id));
       if (r.state !== "waiting" && r.state !== "delayed") return;
-      if (this.#seen.size >= CACHE_MAX) this.#seen.delete(this.#seen.keys().next().value!);
-      this.#seen.set(id, r);
+      remember(this.#seen, id, r);
       this.#wake.notify();
-    } else if (ev.type === "delete" && ev.key.startsWith(this.#keys.claims)) {
-      this.#wake.notify();
+    } else if (ev.key.startsWith(this.#keys.index)) {
+      if (ev.type === "put") {
+        if (ev.entry.lease === undefined && ev.entry.createRevision !== ev.entry.modRevision) this.#wake.notify(); // given back
+        return;
+      }
+      const id = this.#keys.parseIndex(ev.key).id;
+      const named = this.#named.get(id);
+      if (named === undefined || named === ev.key) void this.#recover(id).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Puts back the index entry of a task whose claim is gone, so it runs again: active (its attempt
+   * spent), or still waiting if its worker died between the claim and marking it active.
+   */
+  async #recover(id: string): Promise<void> {
+    const e = await this.#ctx.driver.get(this.#keys.record(id));
+    const r = e && decodeRecord(e);
+    if (r?.state !== "active" && r?.state !== "waiting" && r?.state !== "delayed") return;
+    if ((await this.#ctx.driver.put(this.#keys.indexEntry(r.priority, r.runAt, id), EMPTY, { ifVersion: 0 })).ok) this.#wake.notify();
+  }
+
+  /** Looks over every record for unfinished tasks whose claim vanished while no worker was watching. */
+  async #recoverAll(): Promise<void> {
+    const indexed = new Set<string>();
+    for await (const e of this.#scan(this.#keys.index)) indexed.add(e.key);
+    const lost: Stored[] = [];
+    for await (const e of this.#scan(this.#keys.records)) {
+      const r = decodeRecord(e);
+      if (r.state !== "done" && r.state !== "failed" && !indexed.has(this.#keys.indexEntry(r.priority, r.runAt, r.id))) lost.push(r);
+    }
+    // Read again: an index entry is written before its record and deleted only after the record
+    // moved on, so an unfinished record with no entry has lost its claim for good (a record
+    // written after the index was read has its entry too, and the put below then changes nothing).
+    for (const r of lost) await this.#recover(r.id);
+  }
+
+  async *#scan(prefix: string): AsyncGenerator<Entry> {
+    let startAfter: string | undefined;
+    for (;;) {
+      const page = await this.#ctx.driver.range(prefix, { limit: 500, ...(startAfter ? { startAfter } : {}) });
+      yield* page.entries;
+      if (!page.more) return;
+      startAfter = page.entries[page.entries.length - 1]!.key;
     }
   }
 
   /** Claims due tasks while there are free slots; returns when the next delayed one falls due. */
   async #claimSome(): Promise<number> {
     let nextDue = Infinity;
-    if (this.#running.size >= this.#concurrency) return nextDue;
-    const { driver } = this.#ctx;
-    const claims = (await driver.range(this.#keys.claims)).entries;
-    const claimed = new Set<string>();
-    for (const e of claims) {
-      const id = e.key.slice(this.#keys.claims.length);
-      claimed.add(id);
-      // Ours, yet nothing runs it: a claim whose write or whose next step failed (engine away). Free it.
-      if (!this.#running.has(id) && !this.#claiming.has(id) && sameBytes(e.value, this.#token)) {
-        void driver.delete(e.key, { ifVersion: e.modRevision }).catch(() => undefined);
-      }
-    }
-    const index = await driver.range(this.#keys.index, { limit: SCAN + claimed.size });
-    const now = this.#ctx.clock.now();
-    const due: Array<{ id: string; key: string }> = [];
-    for (const e of index.entries) {
-      const { runAt, id } = this.#keys.parseIndex(e.key);
-      if (claimed.has(id) || this.#running.has(id) || this.#foreign.has(id)) continue;
-      if (runAt > now) nextDue = Math.min(nextDue, runAt);
-      else due.push({ id, key: e.key });
-    }
-    // Claim as many as there are free slots, all at once: each claim is a few round trips.
     const free = this.#concurrency - this.#running.size;
+    if (free <= 0) return nextDue;
+    const { driver } = this.#ctx;
+    const now = this.#ctx.clock.now();
+    const due: Array<{ id: string; key: string; version: number }> = [];
+    let startAfter: string | undefined;
+    for (let page = 0; ; page++) {
+      const index = await driver.range(this.#keys.index, { limit: SCAN, ...(startAfter ? { startAfter } : {}) });
+      for (const e of index.entries) {
+        const { runAt, id } = this.#keys.parseIndex(e.key);
+        if (e.lease !== undefined) {
+          // Claimed. Ours, yet nothing runs it: a claim whose write or next step failed (engine away). Give it back.
+          if (!this.#running.has(id) && !this.#claiming.has(id) && sameBytes(e.value, this.#token)) {
+            void driver.put(e.key, EMPTY, { ifVersion: e.modRevision }).catch(() => undefined);
+          }
+          continue;
+        }
+        if (this.#running.has(id) || this.#foreign.has(id)) continue;
+        // Just written, its record's event on the way (it will wake us): wait for it rather than read.
+        // Not for long: a watch that has stalled must not keep a task from running.
+        if (e.modRevision > this.#watched && !this.#seen.has(id) && now - runAt < HINT_WAIT_MS) {
+          nextDue = Math.min(nextDue, runAt + HINT_WAIT_MS);
+          continue;
+        }
+        if (runAt > now) nextDue = Math.min(nextDue, runAt);
+        else due.push({ id, key: e.key, version: e.modRevision });
+      }
+      if (!index.more || due.length >= free) break;
+      if (page + 1 >= PAGES) {
+        nextDue = Math.min(nextDue, now + 200); // a long run of claimed or foreign tasks: look further soon
+        break;
+      }
+      startAfter = index.entries[index.entries.length - 1]!.key;
+    }
+    // Claim as many as there are free slots, all at once.
     await Promise.all(
       due.slice(0, free).map(async (d) => {
         this.#claiming.add(d.id);
         try {
-          await this.#tryClaim(d.id, d.key);
+          await this.#tryClaim(d.id, d.key, d.version);
         } finally {
           this.#claiming.delete(d.id);
         }
       }),
     );
     if (due.length > free) nextDue = Math.min(nextDue, now); // more are due: look again when a slot frees
-    if (index.more) nextDue = Math.min(nextDue, now + 200);
     return nextDue;
   }
 
-  async #tryClaim(id: string, indexKey: string): Promise<void> {
+  async #tryClaim(id: string, indexKey: string, indexVersion: number): Promise<void> {
     const { driver } = this.#ctx;
     const lease = await this.#ctx.leaseFor(this.#claimTtlMs);
-    const c = await driver.put(this.#keys.claim(id), this.#token, { ifVersion: 0, lease: lease.id });
+    const c = await driver.put(indexKey, this.#token, { ifVersion: indexVersion, lease: lease.id });
     if (!c.ok) return;
-    const claim: Claim = { key: this.#keys.claim(id), version: c.entry.modRevision, lease };
+    const claim: Claim = { key: indexKey, version: c.entry.modRevision, lease };
     // The record as the watch carried it, if it is the one this index entry stands for; else read it.
     const hint = this.#seen.get(id);
     if (hint && this.#keys.indexEntry(hint.priority, hint.runAt, id) === indexKey) {
-      const conflict = await this.#activate(hint, indexKey, claim);
+      const conflict = await this.#activate(hint, claim);
       if (conflict === false) return;
       // The hint was behind: judge again by the record as it is now.
-      await this.#activate(conflict, indexKey, claim, true);
+      await this.#activate(conflict, claim, true);
       return;
     }
     const e = await driver.get(this.#keys.record(id));
-    await this.#activate(e && decodeRecord(e), indexKey, claim, true);
+    await this.#activate(e && decodeRecord(e), claim, true);
+  }
+
+  /** Puts a claimed index entry back without the lease: the task is free for anyone again. */
+  async #giveBack(claim: Claim): Promise<void> {
+    await this.#ctx.driver.put(claim.key, EMPTY, { ifVersion: claim.version });
   }
 
   /**
@@ -211,17 +307,17 @@ export class Worker implements AsyncDisposable {
    * or cleans up after a stale index entry. Returns false when done with the claim, or the record
    * as it is now when `stored` was out of date and `last` is not set (the caller looks again).
    */
-  async #activate(stored: Stored | undefined, indexKey: string, claim: Claim, last = false): Promise<false | Stored | undefined> {
+  async #activate(stored: Stored | undefined, claim: Claim, last = false): Promise<false | Stored | undefined> {
     const { driver } = this.#ctx;
-    const id = this.#keys.parseIndex(indexKey).id;
-    if (!stored && this.#keys.parseIndex(indexKey).runAt + STALE_AFTER_MS > this.#ctx.clock.now()) {
+    const indexKey = claim.key;
+    const { id, runAt } = this.#keys.parseIndex(indexKey);
+    if (!stored && runAt + STALE_AFTER_MS > this.#ctx.clock.now()) {
       // submit writes the index entry first: its record may be a moment away. Look again later.
-      await driver.delete(claim.key);
+      await this.#giveBack(claim);
       return false;
     }
     if (!stored || stored.state === "done" || stored.state === "failed" || this.#keys.indexEntry(stored.priority, stored.runAt, id) !== indexKey) {
-      await driver.delete(indexKey); // stale entry: the record moved on or never landed
-      await driver.delete(claim.key);
+      await driver.delete(indexKey, { ifVersion: claim.version }); // stale entry: the record moved on or never landed
       return false;
     }
     // The record as stored, and apart from it the version to compare-and-set against.
@@ -229,7 +325,7 @@ export class Worker implements AsyncDisposable {
     const handler = this.#handlers[record.kind];
     if (!handler) {
       this.#foreign.add(id);
-      await driver.delete(claim.key); // another worker may know this kind
+      await this.#giveBack(claim); // another worker may know this kind
       return false;
     }
     record.attempt += 1;
@@ -240,14 +336,14 @@ export class Worker implements AsyncDisposable {
         return e && decodeRecord(e);
       }
       // it was claimed as often as allowed and every claimant died: dead-letter it
-      await this.#finish(record, indexKey, claim, { state: "failed", error: "its worker was lost on the last attempt" });
+      await this.#finish(record, claim, { state: "failed", error: "its worker was lost on the last attempt" });
       return false;
     }
     const active: TaskRecord = { ...record, state: "active" };
     const w = await driver.put(this.#keys.record(id), jsonCodec.encode(active), { ifVersion: version, guard: { key: claim.key, version: claim.version } });
     if (!w.ok) {
       if (!last && !w.guardFailed) return w.current && decodeRecord(w.current);
-      await driver.delete(claim.key);
+      await this.#giveBack(claim);
       return false;
     }
     this.#seen.delete(id);
@@ -255,7 +351,7 @@ export class Worker implements AsyncDisposable {
     const { lease } = claim;
     const lost = (): void => ac.abort(lease.signal.reason);
     lease.signal.addEventListener("abort", lost, { once: true });
-    const done = this.#execute(active, indexKey, claim, handler, ac.signal).finally(() => {
+    const done = this.#execute(active, claim, handler, ac.signal).finally(() => {
       lease.signal.removeEventListener("abort", lost);
       this.#running.delete(id);
       this.#wake.notify();
@@ -264,7 +360,7 @@ export class Worker implements AsyncDisposable {
     return false;
   }
 
-  async #execute(rec: TaskRecord, indexKey: string, claim: Claim, handler: Handler, signal: AbortSignal): Promise<void> {
+  async #execute(rec: TaskRecord, claim: Claim, handler: Handler, signal: AbortSignal): Promise<void> {
     const progress = async (value: unknown): Promise<void> => {
       await this.#ctx.driver.put(this.#keys.record(rec.id), jsonCodec.encode({ ...rec, progress: value }), { guard: { key: claim.key, version: claim.version } });
     };
@@ -282,7 +378,7 @@ export class Worker implements AsyncDisposable {
     // try again until the outcome is written or the claim is gone (then the next worker owns it).
     for (let wait = 50; ; wait = Math.min(2 * wait, 1000)) {
       try {
-        await this.#finish(rec, indexKey, claim, outcome);
+        await this.#finish(rec, claim, outcome);
         return;
       } catch (e) {
         if (isConcordError(e, "CLOSED") || !claim.lease.alive()) return;
@@ -291,21 +387,21 @@ export class Worker implements AsyncDisposable {
     }
   }
 
-  /** Records the outcome (fenced by the claim), moves the index entry, and frees the claim. */
-  async #finish(rec: TaskRecord, indexKey: string, claim: Claim, outcome: Partial<TaskRecord>): Promise<void> {
+  /** Records the outcome (fenced by the claim), then frees the claim: deleted when finished, moved for a retry, put back when given back. */
+  async #finish(rec: TaskRecord, claim: Claim, outcome: Partial<TaskRecord>): Promise<void> {
     const { driver } = this.#ctx;
     const next: TaskRecord = { ...rec, ...outcome };
     if (next.state === "done" || next.state === "failed") next.finishedAt = this.#ctx.clock.now();
-    const retryIndex = next.state === "delayed" ? this.#keys.indexEntry(next.priority, next.runAt, next.id) : undefined;
+    let retryIndex = next.state === "delayed" || next.state === "waiting" ? this.#keys.indexEntry(next.priority, next.runAt, next.id) : undefined;
+    if (retryIndex === claim.key) retryIndex = undefined; // due at the very same entry: put it back below
     if (retryIndex) await driver.put(retryIndex, EMPTY);
     const w = await driver.put(this.#keys.record(rec.id), jsonCodec.encode(next), { guard: { key: claim.key, version: claim.version } });
     if (!w.ok) {
       if (retryIndex) await driver.delete(retryIndex);
       return;
     }
-    // Both at once: should the claim go first and the process die, the entry left behind names a
-    // finished record, which the next scan drops.
-    await Promise.all([next.state !== "waiting" ? driver.delete(indexKey) : undefined, driver.delete(claim.key)]);
+    if (next.state === "done" || next.state === "failed" || retryIndex) await driver.delete(claim.key, { ifVersion: claim.version });
+    else await this.#giveBack(claim);
   }
 
   /** Stops claiming, waits for running handlers up to `closeTimeoutMs`, then aborts the rest and gives their tasks back. */
@@ -320,7 +416,7 @@ export class Worker implements AsyncDisposable {
       for (const r of this.#running.values()) r.ac.abort();
       await settle(1000);
       // Handlers that ignore their signal: free their claims so the tasks run elsewhere.
-      await Promise.all([...this.#running.values()].map((r) => this.#ctx.driver.delete(r.claim.key, { ifVersion: r.claim.version }).catch(() => undefined)));
+      await Promise.all([...this.#running.values()].map((r) => this.#giveBack(r.claim).catch(() => undefined)));
     })();
     return this.#closing;
   }
@@ -328,4 +424,11 @@ export class Worker implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** Sets `key` last in insertion order, dropping the oldest entry past CACHE_MAX. */
+function remember<V>(m: Map<string, V>, key: string, value: V): void {
+  m.delete(key);
+  if (m.size >= CACHE_MAX) m.delete(m.keys().next().value!);
+  m.set(key, value);
 }

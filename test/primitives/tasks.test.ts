@@ -80,7 +80,8 @@ for (const name of engineNames()) {
       const t = await q.submit("slow", null, { attempts: 3 });
       await until(() => firstSignal !== undefined);
       // the worker's lease vanishes as if its process died
-      const claim = (await a.driver.range("concord/tasks/lost/c/")).entries[0]!;
+      // a claim is the task's index entry, put again under the worker's lease
+      const claim = (await a.driver.range("concord/tasks/lost/q/")).entries.find((e) => e.lease !== undefined)!;
       await a.driver.revokeLease(claim.lease!);
       await until(() => firstSignal?.aborted, 5000, "the handler's signal to abort on claim loss");
       // wa may have claimed the retry itself; closing it gives the task back without spending an attempt
