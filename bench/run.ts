@@ -6,7 +6,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { benchHandoff } from "./handoff.js";
+import { benchHandoff, flatnessRows, runFlatness } from "./handoff.js";
+import { failoverRows, runFailover } from "./failover.js";
 import { benchMemoryLock } from "./lock-memory.js";
 import { fmt, type Row } from "./stats.js";
 import { benchWatchLatency } from "./watch-latency.js";
@@ -29,6 +30,9 @@ const servers: Array<[string, string]> = [
 ];
 rows.push(...(await benchRedis(quick ? 1000 : 3000)));
 rows.push(...(await benchServerLocks(quick ? 1000 : 3000)));
+const flatEngines: Array<[string, string]> = [["memory", `memory:${ks}`], ["sqlite", `sqlite:${join(dir, "flat.db")}`], ...servers];
+rows.push(...flatnessRows(await runFlatness({ engines: flatEngines, sizes: quick ? [1, 100] : [1, 10, 100, 1000], handoffs: quick ? 50 : 150, processes: 4 })));
+rows.push(...failoverRows(await runFailover(["sqlite", "redis", "postgres", "etcd", "etcd3"], quick ? 2 : 5)));
 rows.push(...(await benchTasks([["sqlite", `sqlite:${join(dir, "tasks.db")}`], ["redis", servers[0]![1]], ["postgres", servers[1]![1]]], quick ? 500 : 10_000)));
 for (const [label, url] of [["sqlite", `sqlite:${join(dir, "time.db")}`] as [string, string], ...servers]) {
   rows.push(await benchTimeUncertainty(url, label, quick ? 50 : 300));
