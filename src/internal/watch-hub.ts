@@ -30,7 +30,12 @@ export class WatchHub {
    */
   async subscribe(prefix: string, fn: HubListener): Promise<() => void> {
     this.#listeners.set(fn, prefix);
-    await this.#start();
+    try {
+      await this.#start();
+    } catch (e) {
+      this.#listeners.delete(fn);
+      throw e;
+    }
     return () => this.#listeners.delete(fn);
   }
 
@@ -48,7 +53,12 @@ export class WatchHub {
       this.#position = from - 1;
       void this.#run(from);
     })();
-    return this.#started;
+    // A first read that failed (engine away, timed out) must not fail every later subscribe: try again next time.
+    const started = this.#started;
+    started.catch(() => {
+      if (this.#started === started) this.#started = undefined;
+    });
+    return started;
   }
 
   #emit(ev: WatchEvent | undefined): void {

@@ -88,6 +88,10 @@ export class FairQueue {
     // Changes that arrive while `ahead` is being read, applied after it.
     const backlog: WatchEvent[] = [];
     let readGen = 0;
+    // The keys that blocked us when we last looked. Only a change to one of them (or to our own key)
+    // can end the wait, so a release far ahead in the queue updates `ahead` without waking us: a
+    // hand-off wakes the next waiter only, however many wait in this process.
+    let blocking = new Set<string>();
     const apply = (ev: WatchEvent): boolean => {
       if (ev.revision <= at) return false;
       if (ev.key === t.key) {
@@ -98,7 +102,7 @@ export class FairQueue {
       if (i < 0) return false; // a key created after ours queues behind us
       if (ev.type === "delete") ahead!.splice(i, 1);
       else ahead![i] = ev.entry;
-      return true;
+      return blocking.has(ev.key);
     };
     const from = this.#hub.position;
     const unsubscribe = await this.#hub.subscribe(this.prefix, (ev) => {
@@ -139,7 +143,9 @@ export class FairQueue {
           continue;
         }
         if (gone) throw new ConcordError("LOCK_LOST", `queue key ${t.key} is gone: its lease expired while waiting`);
-        if (blockers(ahead).length === 0) return;
+        const now = blockers(ahead);
+        if (now.length === 0) return;
+        blocking = new Set(now);
         await wake.wait(seen, signal).catch(() => {
           throw abortedError(signal);
         });
