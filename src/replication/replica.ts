@@ -67,7 +67,8 @@ export class Replica<S = Json> {
   readonly nodeId: string;
   readonly store: EventStore;
   readonly #projection: Projection<S>;
-  readonly #resolver: Resolver;
+  #resolver: Resolver;
+  #resolverGiven: boolean;
   readonly #hlc: HybridLogicalClock;
   readonly #maxClockEntries: number;
   readonly #listeners = new Set<ReplicaListener>();
@@ -89,10 +90,30 @@ export class Replica<S = Json> {
     this.#projection = opts.projection ?? (mergeProjection() as unknown as Projection<S>);
     if (opts.resolver !== undefined && typeof opts.resolver.resolve !== "function") throw invalid("resolver", "expected a Resolver (lastWriterWins(), fieldMerge(), keepBoth(), custom(fn))");
     this.#resolver = opts.resolver ?? lastWriterWins();
+    this.#resolverGiven = opts.resolver !== undefined;
     const max = opts.maxClockEntries ?? VectorClock.MAX_ENTRIES;
     if (!Number.isSafeInteger(max) || max < 1) throw invalid("maxClockEntries", `expected a positive integer, got ${String(max)}`);
     this.#maxClockEntries = max;
     this.#hlc = new HybridLogicalClock(this.nodeId, { clock: opts.clock ?? systemClock, ...(opts.maxDriftMs === undefined ? {} : { maxDriftMs: opts.maxDriftMs }) });
+  }
+
+  /** The resolver `state()` and `project()` use unless given one per call. */
+  get resolver(): Resolver {
+    return this.#resolver;
+  }
+
+  /**
+   * Takes `resolver` as this replica's default if it was built without one (what a `SyncManager`
+   * given `{ resolver }` does, so that `replica.state()` resolves the way the sync was told to);
+   * a resolver given to the constructor is kept. Returns the one in force.
+   */
+  adoptResolver(resolver: Resolver): Resolver {
+    if (typeof resolver?.resolve !== "function") throw invalid("resolver", "expected a Resolver (lastWriterWins(), fieldMerge(), keepBoth(), custom(fn))");
+    if (!this.#resolverGiven) {
+      this.#resolver = resolver;
+      this.#resolverGiven = true;
+    }
+    return this.#resolver;
   }
 
   /**

@@ -2,6 +2,7 @@ import { ConcordError, closedError, invalid, isConcordError } from "../errors.js
 import { type Clock, systemClock } from "../internal/clock.js";
 import { type PromRegistry, registerSyncMetrics } from "./metrics.js";
 import type { Resolver } from "./resolvers.js";
+import type { Replica } from "./replica.js";
 import type { FilteringTransport, PullFilter, SyncReplica } from "./local-transport.js";
 import type { Cursor, ReadResult, ReplicatedEvent, Transport, VectorClockJSON } from "./types.js";
 
@@ -28,8 +29,8 @@ export type SyncFilter = { aggregateIds?: string[]; types?: string[] } | ((event
 export interface SyncManagerOptions {
   /**
    * Conflicts are resolved when state is read (`replica.state()`), never by writing events, so every
-   * replica resolves alike: give the resolver to the `Replica`. Here it is only checked and kept
-   * (`manager.resolver`) for callers that read state through the manager's owner.
+   * replica resolves alike. A replica built without a resolver adopts this one (so
+   * `replica.state()` resolves as the sync was told); one built with its own keeps it.
    */
   resolver?: Resolver;
   /** Events per push request and per pull page. Default 500. */
@@ -141,6 +142,8 @@ export class SyncManager {
     this.#transport = transport;
     if (opts.resolver !== undefined && typeof opts.resolver.resolve !== "function") throw invalid("resolver", "expected a Resolver (lastWriterWins(), fieldMerge(), keepBoth(), custom(fn))");
     this.resolver = opts.resolver;
+    // The replica folds state; one built without a resolver takes the sync's (see Replica.adoptResolver).
+    if (opts.resolver !== undefined) (replica as Partial<Replica>).adoptResolver?.(opts.resolver);
     this.#batch = positive("batchSize", opts.batchSize ?? 500);
     this.#intervalMs = positive("intervalMs", opts.intervalMs ?? 5_000);
     this.#initialMs = positive("backoff.initialMs", opts.backoff?.initialMs ?? 500);

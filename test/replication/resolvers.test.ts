@@ -147,3 +147,18 @@ describe("resolvers through a Replica", () => {
     }
   });
 });
+
+describe("a SyncManager's resolver", () => {
+  it("is adopted by a replica built without one, and not by one built with its own", async () => {
+    const { SyncManager, LocalTransport, Replica: R, MemoryEventStore: M } = await import("../../src/replication/index.js");
+    const bare = new R({ nodeId: "a", store: new M() });
+    const peer = new R({ nodeId: "b", store: new M() });
+    const given = fieldMerge();
+    const own = new R({ nodeId: "c", store: new M(), resolver: given });
+    const chosen = keepBoth();
+    new SyncManager(bare, new LocalTransport(peer), { resolver: chosen });
+    new SyncManager(own, new LocalTransport(peer), { resolver: chosen });
+    expect(bare.resolver).toBe(chosen);
+    expect(own.resolver).toBe(given);
+  });
+});
