@@ -60,9 +60,18 @@ async function joinOrLeave(queue: FairQueue, lease: LeaseHandle, value: Uint8Arr
       signal.removeEventListener("abort", onAbort!);
     }
   }
-  joining.then((t) => queue.leave(t)).catch(() => undefined);
+  // Give the place up before rejecting, so that a caller who sees the rejection also sees the lock
+  // as it was (isLocked(), holder()); an engine that stopped answering delays the rejection by
+  // LEAVE_GRACE_MS at most, and the place is still given up whenever the write lands.
+  const left = joining.then((t) => queue.leave(t)).catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([left, new Promise<void>((r) => (timer = setTimeout(r, LEAVE_GRACE_MS)))]);
+  clearTimeout(timer);
   throw abortedError(signal);
 }
+
+/** How long an aborted join waits for its in-flight write to land and be undone before rejecting. */
+const LEAVE_GRACE_MS = 500;
 
 /** Joins and keeps the place only if nothing blocks it now; never waits. */
 export async function tryTakePlace(
