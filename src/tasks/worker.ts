@@ -19,8 +19,6 @@ const PAGES = 8;
 const RECOVER_EVERY_MS = 60_000;
 /** An index entry whose record is still missing this long after it fell due was left by a crashed submit. */
 const STALE_AFTER_MS = 60_000;
-/** How long a claim waits for the watch to bring a fresh task's record before reading it. */
-const HINT_WAIT_MS = 1000;
 /** Runnable records remembered from the watch, at most. */
 const CACHE_MAX = 20_000;
 
@@ -85,11 +83,6 @@ export class Worker implements AsyncDisposable {
   readonly #token = new TextEncoder().encode(randomBytes(9).toString("base64url"));
   /** Claims under way (between the claim's write and the handler's start). */
   readonly #claiming = new Set<string>();
-  /**
-   * The revision the watch has delivered up to: an index entry written after it has a record event
-   * still on its way, which will wake the loop, so the claim waits for it rather than reading.
-   */
-  #watched = Number.POSITIVE_INFINITY;
   #closing: Promise<void> | undefined;
 
   readonly #prune: () => Promise<number>;
@@ -118,9 +111,6 @@ export class Worker implements AsyncDisposable {
     const signal = this.#stop.signal;
     const unsubscribe = await this.#ctx.hub.subscribe(this.#keys.root, (ev) => this.#observe(ev));
     try {
-      // Every change after the subscription reaches #observe; everything before it is read.
-      const from = await this.#ctx.driver.revision().catch(() => Number.POSITIVE_INFINITY);
-      if (this.#watched === Number.POSITIVE_INFINITY) this.#watched = from;
       while (!signal.aborted && !this.#ctx.closed.aborted) {
         const seen = this.#wake.seq;
         let nextDue = Infinity;
@@ -154,14 +144,12 @@ export class Worker implements AsyncDisposable {
   #observe(ev: WatchEvent | undefined): void {
     if (ev === undefined) {
       // history lost: nothing remembered can be trusted, and a vanished claim may have gone unseen
-      this.#watched = Number.POSITIVE_INFINITY;
       this.#seen.clear();
       this.#named.clear();
       void this.#recoverAll().catch(() => undefined);
       this.#wake.notify();
       return;
     }
-    if (this.#watched !== Number.POSITIVE_INFINITY) this.#watched = Math.max(this.#watched, ev.revision);
     if (ev.key.startsWith(this.#keys.records)) {
       const id = ev.key.slice(this.#keys.records.length);
       this.#seen.delete(id);
@@ -247,12 +235,6 @@ export class Worker implements AsyncDisposable {
           continue;
         }
         if (this.#running.has(id) || this.#foreign.has(id)) continue;
-        // Just written, its record's event on the way (it will wake us): wait for it rather than read.
-        // Not for long: a watch that has stalled must not keep a task from running.
-        if (e.modRevision > this.#watched && !this.#seen.has(id) && now - runAt < HINT_WAIT_MS) {
-          nextDue = Math.min(nextDue, runAt + HINT_WAIT_MS);
-          continue;
-        }
         if (runAt > now) nextDue = Math.min(nextDue, runAt);
         else due.push({ id, key: e.key, version: e.modRevision });
       }
