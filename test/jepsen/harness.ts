@@ -224,7 +224,13 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   if (rec.ops.every((op) => op.outcome !== "ok")) log(`  no operation succeeded`);
   for (const c of live) c.quiet();
   let final: Record<string, unknown> | undefined;
-  if (o.primitive === "tasks") final = await drainTasks(directUrl, name, rec);
+  if (o.primitive === "tasks") {
+    // A client told to be quiet in the middle of an operation (or of the pause before one) still
+    // submits that task: drain only once every client has said it submits no more, or the drain
+    // reads the ids before the last submits land and reports their tasks lost (seed 4257, sqlite).
+    if (!(await allDone(rec, live.map((c) => c.n), 15_000))) log(`  a client did not finish its operations within 15 s`);
+    final = await drainTasks(directUrl, name, rec);
+  }
   log(`  quiet at ${now().toFixed(0)} ms`);
   await Promise.all(live.map((c) => c.stop()));
   log(`  stopped at ${now().toFixed(0)} ms`);
@@ -236,6 +242,17 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   const counts = { ok: 0, fail: 0, info: 0 };
   for (const op of rec.ops) counts[op.outcome]++;
   return { engine: o.engine, primitive: o.primitive, seed: o.seed, history, verdict, counts, durationMs: now() };
+}
+
+/** Waits until each of `clients` has noted "done" (its operations are over); false if `ms` passed first. */
+async function allDone(rec: Recorder, clients: number[], ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  const done = (): boolean => clients.every((n) => rec.notes.some((x) => x.kind === "done" && x.client === n));
+  while (!done()) {
+    if (Date.now() > deadline) return false;
+    await sleep(20);
+  }
+  return true;
 }
 
 /** Lets the workers finish every task (faults are healed by now), then reads each id's record. */
