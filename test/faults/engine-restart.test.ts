@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { type Concord, connect, isConcordError } from "../../src/index.js";
+import { describe, expect, it } from "vitest";
+import { isConcordError } from "../../src/index.js";
 import { PrivatePostgres, PrivateRedis } from "../helpers/private-engines.js";
-import { Collector, eventually, serverEngines } from "./kit.js";
+import { Collector, eventually, serverEngines, useFaultClients } from "./kit.js";
 import { faultUnderLoad } from "./workload.js";
 
 /**
@@ -12,40 +12,31 @@ import { faultUnderLoad } from "./workload.js";
 const engines = serverEngines();
 const TTL = 2_000;
 
-let clients: Concord[] = [];
-const cleanups: Array<() => Promise<void>> = [];
+const { open, cleanup } = useFaultClients(TTL);
 
-async function open(url: string): Promise<Concord> {
-  const c = await connect(url, { ttlMs: TTL });
-  clients.push(c);
-  return c;
+/** Three writers, two lock contenders, a watcher and a checker on `url`, with `fault` mid-run. */
+async function restartUnderLoad(url: string, fault: () => Promise<void>): Promise<void> {
+  const report = await faultUnderLoad({
+    writers: [await open(url), await open(url), await open(url)],
+    lockers: [await open(url), await open(url)],
+    watcher: await open(url),
+    checker: await open(url),
+    fault,
+  });
+  expect(report.lockRounds).toBeGreaterThan(16);
 }
 
-afterEach(async () => {
-  await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
-  clients = [];
-  for (const f of cleanups.splice(0)) await f().catch(() => undefined);
-}, 30_000);
-
-describe.runIf(engines.includes("redis"))("engine restart: redis", () => {
+if (engines.includes("redis")) describe("engine restart: redis", () => {
   it("with appendfsync always, a SIGKILL and restart under writes loses nothing acknowledged; clients recover by themselves", async () => {
     const redis = await PrivateRedis.start({ appendfsync: "always" });
-    cleanups.push(() => redis.close());
+    cleanup(() => redis.close());
     const url = `redis://${redis.address}?keyspace=restart`;
-    const writers = [await open(url), await open(url), await open(url)];
-    const report = await faultUnderLoad({
-      writers,
-      lockers: [await open(url), await open(url)],
-      watcher: await open(url),
-      checker: await open(url),
-      fault: () => redis.restart(true),
-    });
-    expect(report.lockRounds).toBeGreaterThan(16);
+    await restartUnderLoad(url, () => redis.restart(true));
   }, 120_000);
 
   it("without persistence a restart forgets everything, and a watch says COMPACTED instead of going back in time", async () => {
     const redis = await PrivateRedis.start();
-    cleanups.push(() => redis.close());
+    cleanup(() => redis.close());
     const url = `redis://${redis.address}?keyspace=volatile`;
     const a = await open(url);
     for (let i = 0; i < 5; i++) await a.counter("n").increment();
@@ -65,19 +56,11 @@ describe.runIf(engines.includes("redis"))("engine restart: redis", () => {
   }, 120_000);
 });
 
-describe.runIf(engines.includes("postgres"))("engine restart: postgres", () => {
+if (engines.includes("postgres")) describe("engine restart: postgres", () => {
   it("a crash (immediate stop) and restart under writes from three clients loses nothing acknowledged; the watch is gapless; clients recover by themselves", async () => {
     const pg = await PrivatePostgres.start();
-    cleanups.push(() => pg.close());
+    cleanup(() => pg.close());
     const url = `${pg.url()}?schema=restart`;
-    const writers = [await open(url), await open(url), await open(url)];
-    const report = await faultUnderLoad({
-      writers,
-      lockers: [await open(url), await open(url)],
-      watcher: await open(url),
-      checker: await open(url),
-      fault: () => pg.restart("immediate"),
-    });
-    expect(report.lockRounds).toBeGreaterThan(16);
+    await restartUnderLoad(url, () => pg.restart("immediate"));
   }, 120_000);
 });

@@ -1,4 +1,5 @@
-import { expect } from "vitest";
+import { afterEach, expect } from "vitest";
+import { type Concord, connect } from "../../src/index.js";
 import { isConcordError } from "../../src/errors.js";
 import { engineNames } from "../helpers/engines.js";
 
@@ -95,4 +96,26 @@ export async function eventually<T>(fn: () => Promise<T>, timeoutMs: number): Pr
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+}
+
+/**
+ * Clients and private servers of one test file, all closed after each test: `open(url)` connects a
+ * client with a short session TTL, `cleanup(fn)` registers a server's close.
+ */
+export function useFaultClients(ttlMs: number): { open: (url: string) => Promise<Concord>; cleanup: (fn: () => Promise<void>) => void } {
+  let clients: Concord[] = [];
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    clients = [];
+    for (const f of cleanups.splice(0)) await f().catch(() => undefined);
+  }, 30_000);
+  return {
+    open: async (url) => {
+      const c = await connect(url, { ttlMs });
+      clients.push(c);
+      return c;
+    },
+    cleanup: (fn) => void cleanups.push(fn),
+  };
 }
