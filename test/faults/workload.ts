@@ -44,7 +44,9 @@ export async function faultUnderLoad(opts: {
   const callTimeoutMs = opts.callTimeoutMs ?? 2_000;
   const start = await watcher.counter("n").get();
   expect(start).toBe(0);
-  const watched = new Collector((signal) => watcher.counter("n").watch({ signal }));
+  // From version 1 (the keyspace is fresh): a watch "from now" may subscribe only after the first
+  // increment below has landed and then never see it.
+  const watched = new Collector((signal) => watcher.counter("n").watch({ signal, fromVersion: 1 }));
   // The watch is live once it has seen a first change; make one and count it.
   await eventually(() => checker.counter("n").increment(1), 15_000);
   const t0 = Date.now();
