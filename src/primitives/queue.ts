@@ -4,6 +4,7 @@ import { abortedError, ConcordError } from "../errors.js";
 import { Notifier } from "../internal/deferred.js";
 import type { WatchHub } from "../internal/watch-hub.js";
 import type { LeaseHandle } from "../session.js";
+import { liveQueueView, queueView } from "./queue-view.js";
 
 /** A place in a fair queue: a key attached to a lease, ordered by its createRevision. */
 export interface Ticket {
@@ -46,6 +47,30 @@ export class FairQueue {
   async join(lease: LeaseHandle, value: Uint8Array, signal?: AbortSignal): Promise<Ticket> {
     const key = `${this.prefix}${lease.id}:${randomUUID()}`;
     const opts = { ifVersion: 0, lease: lease.id, ...(signal ? { signal } : {}) };
+    // Others of this client wait on this queue already: their view of it says who is ahead once it
+    // has seen our write, so the write need not read the queue back (a long queue is not free to read).
+    const view = liveQueueView(this.#hub, this.prefix);
+    if (view) {
+      view.ref();
+      try {
+        const r = await this.#driver.put(key, value, opts);
+        if (!r.ok) throw new ConcordError("UNAVAILABLE", `queue key ${key} already exists`);
+        const mine = r.entry.createRevision;
+        let aheadAtJoin: Entry[];
+        let aheadAt: number;
+        if ((await view.reach(mine, VIEW_WAIT_MS)) && view.has(key)) {
+          aheadAtJoin = view.aheadOf(mine);
+          aheadAt = view.at!;
+        } else {
+          const range = await this.#driver.range(this.prefix, signal ? { signal } : {});
+          aheadAtJoin = range.entries.filter((e) => e.createRevision < mine).sort(byCreate);
+          aheadAt = range.revision;
+        }
+        return { key, createRevision: mine, modRevision: r.entry.modRevision, lease, aheadAtJoin, aheadAt };
+      } finally {
+        view.unref();
+      }
+    }
     let r: PutResult;
     let range: RangeResult | undefined;
     if (this.#driver.putAndRange) {
@@ -107,6 +132,9 @@ export class FairQueue {
       else ahead![i] = ev.entry;
       return blocking.has(ev.key);
     };
+    // While we wait, this client keeps a view of the queue that later joins read instead of the engine.
+    const view = queueView(this.#driver, this.#hub, this.prefix);
+    view.ref();
     const from = this.#hub.position;
     const unsubscribe = await this.#hub.subscribe(this.prefix, (ev) => {
       if (ev === undefined) {
@@ -125,6 +153,14 @@ export class FairQueue {
     if (from !== undefined && from <= t.aheadAt) {
       ahead = [...t.aheadAtJoin];
       at = t.aheadAt;
+    } else if (liveQueueView(this.#hub, this.prefix) === view && view.at === this.#hub.position) {
+      // The watch moved on since the join; the view has followed it (every change so far has reached
+      // it and us alike, the ones since our subscription also our backlog, which apply() skips).
+      ahead = view.aheadOf(t.createRevision);
+      at = view.at!;
+      gone = !view.has(t.key);
+      if (gone) ahead = [];
+      backlog.length = 0;
     }
     const onLost = (): void => wake.notify();
     t.lease.signal.addEventListener("abort", onLost);
@@ -155,10 +191,14 @@ export class FairQueue {
       }
     } finally {
       unsubscribe();
+      view.unref();
       t.lease.signal.removeEventListener("abort", onLost);
     }
   }
 }
+
+/** How long a join waits for this client's view of the queue to see its write before reading the queue itself. */
+const VIEW_WAIT_MS = 1_000;
 
 /** A lock's rule: only the one just ahead blocks. */
 export const headOnly = (ahead: Entry[]): string[] => (ahead.length === 0 ? [] : [ahead[ahead.length - 1]!.key]);

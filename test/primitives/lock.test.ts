@@ -112,6 +112,50 @@ for (const name of engineNames()) {
       for (const c of clients) await c.session().then((l) => c.driver.revokeLease(l.id)).catch(() => undefined);
     });
 
+    it("waiters of one client share its view of the queue: a join while others wait reads nothing back, and order holds", async () => {
+      const base = await open();
+      const calls: Record<string, number> = {};
+      const counting = new Proxy(base.driver, {
+        get(target, prop, recv) {
+          const v = Reflect.get(target, prop, recv) as unknown;
+          if (typeof v !== "function") return v;
+          return (...args: unknown[]) => {
+            calls[String(prop)] = (calls[String(prop)] ?? 0) + 1;
+            return (v as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+      const c = new Concord(counting, { ttlMs: 5000, id: "many" });
+      const held = await base.lock("view").acquire();
+      const order: number[] = [];
+      const tokens: number[] = [];
+      const waiters: Promise<void>[] = [];
+      const reads = (): number => (calls.range ?? 0) + (calls.putAndRange ?? 0);
+      let readsAfterFirst = 0;
+      for (let i = 0; i < 20; i++) {
+        waiters.push(
+          c.lock("view").acquire({ timeoutMs: 20_000 }).then(async (h) => {
+            order.push(i);
+            tokens.push(h.token);
+            await h.release();
+          }),
+        );
+        await until(async () => (await base.driver.range("concord/lock/view/")).entries.length === i + 2);
+        if (i === 0) {
+          await sleep(200); // the first waiter's view has read the queue
+          readsAfterFirst = reads();
+        }
+      }
+      // 19 joins behind the first: each a write only, who is ahead taken from the shared view
+      expect(reads() - readsAfterFirst).toBeLessThanOrEqual(2);
+      await held.release();
+      await Promise.all(waiters);
+      expect(order).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      for (let i = 1; i < tokens.length; i++) expect(tokens[i]!).toBeGreaterThan(tokens[i - 1]!);
+      expect((await base.driver.range("concord/lock/view/")).entries).toEqual([]);
+      await c.close();
+    });
+
     it("tryAcquire returns undefined while held and never waits", async () => {
       const a = await open();
       const b = await open();
