@@ -18,6 +18,8 @@ export class Calls {
   readonly #closed: AbortSignal;
   readonly #init: () => Promise<void>;
   #ready: Promise<void> | undefined;
+  /** `init` has succeeded: calls need not wait for it. */
+  #initDone = false;
   /** Reads that calls made from now on must wait for (see {@link Calls.holdUntil}). */
   #barrier: Promise<unknown> | undefined;
 
@@ -28,7 +30,13 @@ export class Calls {
     this.#init = init;
   }
 
-  async run<T>(fn: () => Promise<T>, idempotent: boolean, signal: AbortSignal | undefined): Promise<T> {
+  run<T>(fn: () => Promise<T>, idempotent: boolean, signal: AbortSignal | undefined): Promise<T> {
+    // The usual case, once `init` has succeeded and no barrier stands: straight to the call.
+    if (this.#initDone && this.#barrier === undefined && !signal?.aborted) return this.attempt(fn, idempotent, signal);
+    return this.#runAfter(fn, idempotent, signal);
+  }
+
+  async #runAfter<T>(fn: () => Promise<T>, idempotent: boolean, signal: AbortSignal | undefined): Promise<T> {
     if (this.#barrier) await untilAborted(this.#barrier, signal);
     await untilAborted(this.#initOnce(), signal);
     return this.attempt(fn, idempotent, signal);
@@ -52,10 +60,15 @@ export class Calls {
 
   #initOnce(): Promise<void> {
     if (this.#ready) return this.#ready;
-    const ready = this.#init().catch((e: unknown) => {
-      if (this.#ready === ready) this.#ready = undefined;
-      throw e;
-    });
+    const ready = this.#init().then(
+      () => {
+        if (this.#ready === ready) this.#initDone = true;
+      },
+      (e: unknown) => {
+        if (this.#ready === ready) this.#ready = undefined;
+        throw e;
+      },
+    );
     this.#ready = ready;
     return ready;
   }

@@ -130,8 +130,14 @@ export class EtcdDriver implements Driver {
   }
 
   #putRequest(key: string, value: Uint8Array, opts: PutOptions, prefix: string | undefined): ITxnRequest {
-    // Copied now: the request is encoded later, and the caller may reuse its buffer at once.
-    const put = { key: this.#keys.key(key), value: Buffer.from(value), prev_kv: true, ...(opts.lease !== undefined ? { lease: opts.lease } : {}) };
+    // Copied now: the request is encoded later, and the caller may reuse its buffer at once. The
+    // previous value gives an overwritten key's createRevision; a create (ifVersion 0) has none.
+    const put = {
+      key: this.#keys.key(key),
+      value: Buffer.from(value),
+      ...(opts.ifVersion === 0 ? {} : { prev_kv: true }),
+      ...(opts.lease !== undefined ? { lease: opts.lease } : {}),
+    };
     const reads = failureReads(this.#keys, key, opts.guard);
     const write = [{ request_put: put }, ...headTouch(this.#keys)];
     return {

@@ -47,8 +47,10 @@ function loadEtcd3(): Etcd3Module {
 // etcd3 retries any call that failed on a member, writes included. The driver retries only calls
 // that are safe to repeat, so the client's own policy makes exactly one attempt. (etcd3 only ever
 // calls `execute` on it; cockatiel's `noop` is the same thing, but cockatiel is not ours to import.)
+// Its context's signal never aborts (a call's deadline ends it), so one serves every call.
+const neverAborted = { signal: new AbortController().signal };
 const singleAttempt = {
-  execute: async <T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T): Promise<T> => fn({ signal: new AbortController().signal }),
+  execute: async <T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T): Promise<T> => fn(neverAborted),
 } as unknown as GlobalPolicy;
 
 function endpointsOf(hosts: string | string[] | undefined, secure: boolean): string[] {
