@@ -25,8 +25,17 @@ export class QueueView {
   #reading = false;
   #refs = 0;
   #unsubscribe: (() => void) | undefined;
+  #subscribing: Promise<void> | undefined;
+  /** Whether the listener is registered with the hub (from before the subscription has resolved). */
+  #listening = false;
+  readonly #listener = (ev: WatchEvent | undefined): void => this.#onEvent(ev);
   #closed = false;
   readonly #changed = new Notifier();
+  /** Waiters, by the keys whose change may let them go. */
+  readonly #interest = new Map<string, Set<() => void>>();
+  /** Waiters to tell when the view is (re)read: every key may have changed. */
+  readonly #onReset = new Set<() => void>();
+  #lastRead: Promise<void> | undefined;
 
   constructor(driver: Driver, hub: WatchHub, prefix: string, onIdle: () => void) {
     this.#driver = driver;
@@ -43,8 +52,7 @@ export class QueueView {
   /** One more user: the first subscribes to the hub and reads the queue (in the background). */
   ref(): void {
     if (this.#closed) return;
-    if (this.#refs++ === 0) void this.#open();
-    else if (this.#at === undefined && this.#unsubscribe && !this.#reading) void this.#read().catch(() => undefined);
+    if (this.#refs++ === 0) this.#subscribe().then(() => (this.#at === undefined && !this.#reading ? this.#read() : undefined)).catch(() => undefined);
   }
 
   unref(): void {
@@ -60,56 +68,122 @@ export class QueueView {
     return this.#closed;
   }
 
-  async #open(): Promise<void> {
-    try {
-      const off = await this.#hub.subscribe(this.#prefix, (ev) => this.#onEvent(ev));
-      if (this.#closed) {
-        off();
-        return;
+  /**
+   * Listens to the client's watch stream. The listener is registered before the first await (so a
+   * seed() right after ref() is safe); it is gone again if the stream cannot start (engine away).
+   */
+  #subscribe(): Promise<void> {
+    if (this.#unsubscribe) return Promise.resolve();
+    this.#subscribing ??= (async () => {
+      const subscribed = this.#hub.subscribe(this.#prefix, this.#listener);
+      this.#listening = true;
+      try {
+        const off = await subscribed;
+        if (this.#closed) off();
+        else this.#unsubscribe = off;
+      } catch (e) {
+        this.#listening = false;
+        throw e;
+      } finally {
+        this.#subscribing = undefined;
       }
-      this.#unsubscribe = off;
-      await this.#read();
-    } catch {
-      // The engine is away: users of the view read the queue themselves meanwhile.
-    }
+    })();
+    return this.#subscribing;
   }
 
-  async #read(): Promise<void> {
+  /**
+   * Takes `entries`, the whole queue as read at revision `at` (by a join), instead of reading it,
+   * if the view has nothing yet and every change after `at` is still to reach it.
+   */
+  seed(entries: Entry[], at: number): void {
+    if (this.#closed || !this.#listening || this.#at !== undefined || this.#reading) return;
+    const position = this.#hub.position;
+    if (position === undefined || position > at) return;
+    this.#readGen++;
+    this.#install(entries, at);
+  }
+
+  /** Reads the queue again (one read shared by every waiter asking); rejects as the engine does. */
+  async refresh(): Promise<void> {
+    await this.#subscribe();
+    if (this.#reading && this.#lastRead) return this.#lastRead;
+    this.#at = undefined;
+    this.#backlog.length = 0;
+    return this.#read();
+  }
+
+  #read(): Promise<void> {
     const gen = ++this.#readGen;
-    let r: RangeResult;
     this.#reading = true;
-    try {
-      r = await this.#driver.range(this.#prefix);
-    } finally {
-      if (gen === this.#readGen) this.#reading = false;
-    }
-    if (gen !== this.#readGen || this.#closed) return;
+    const read = (async () => {
+      let r: RangeResult;
+      try {
+        r = await this.#driver.range(this.#prefix);
+      } finally {
+        if (gen === this.#readGen) this.#reading = false;
+      }
+      if (gen !== this.#readGen || this.#closed) return;
+      this.#install(r.entries, r.revision);
+    })();
+    this.#lastRead = read;
+    return read;
+  }
+
+  #install(entries: Entry[], at: number): void {
     this.#byKey.clear();
-    for (const e of r.entries) this.#byKey.set(e.key, e);
-    this.#order = r.entries.sort((a, b) => a.createRevision - b.createRevision);
-    this.#at = r.revision;
+    for (const e of entries) this.#byKey.set(e.key, e);
+    this.#order = [...entries].sort((a, b) => a.createRevision - b.createRevision);
+    this.#at = at;
     for (const ev of this.#backlog.splice(0)) this.#apply(ev);
     this.#changed.notify();
+    for (const fn of [...this.#onReset]) fn();
+  }
+
+  /**
+   * Calls `fn` on the next change to any of `keys`, and whenever the view is read again; until the
+   * returned function is called. A hand-off thus wakes the waiter whose blocker left, and no other.
+   */
+  onChange(keys: Iterable<string>, fn: () => void): () => void {
+    const ks = [...keys];
+    for (const k of ks) {
+      let set = this.#interest.get(k);
+      if (!set) {
+        set = new Set();
+        this.#interest.set(k, set);
+      }
+      set.add(fn);
+    }
+    this.#onReset.add(fn);
+    return () => {
+      for (const k of ks) {
+        const set = this.#interest.get(k);
+        set?.delete(fn);
+        if (set?.size === 0) this.#interest.delete(k);
+      }
+      this.#onReset.delete(fn);
+    };
   }
 
   #onEvent(ev: WatchEvent | undefined): void {
     if (ev === undefined) {
       // History was lost: read again.
-      this.#at = undefined;
-      this.#backlog.length = 0;
-      void this.#read().catch(() => undefined);
+      this.refresh().catch(() => undefined);
+      for (const fn of [...this.#onReset]) fn();
       return;
     }
     if (this.#at === undefined) {
       this.#backlog.push(ev);
       return;
     }
-    this.#apply(ev);
+    if (!this.#apply(ev)) return;
     this.#changed.notify();
+    const fns = this.#interest.get(ev.key);
+    if (fns) for (const fn of [...fns]) fn();
   }
 
-  #apply(ev: WatchEvent): void {
-    if (ev.revision <= this.#at!) return;
+  /** Applies `ev` if it is newer than the view; true if it did. */
+  #apply(ev: WatchEvent): boolean {
+    if (ev.revision <= this.#at!) return false;
     this.#at = ev.revision;
     const had = this.#byKey.get(ev.key);
     if (ev.type === "put") {
@@ -127,6 +201,7 @@ export class QueueView {
       if (i === 0) this.#order.shift(); // the usual case, the head leaving: V8 trims the front without copying
       else if (i > 0) this.#order.splice(i, 1);
     }
+    return true;
   }
 
   /** Index in #order of `e` (by its createRevision: binary search). */
@@ -164,8 +239,8 @@ export class QueueView {
    * Waits until the view has seen `revision` (a write of ours just made), for `maxWaitMs` at most;
    * false if it has not by then (the watch lags, or the view was closed or lost its history).
    */
-  async reach(revision: number, maxWaitMs: number): Promise<boolean> {
-    const deadline = AbortSignal.timeout(maxWaitMs);
+  async reach(revision: number, maxWaitMs: number, signal?: AbortSignal): Promise<boolean> {
+    const deadline = signal ? AbortSignal.any([signal, AbortSignal.timeout(maxWaitMs)]) : AbortSignal.timeout(maxWaitMs);
     for (;;) {
       const seen = this.#changed.seq;
       if (this.#closed) return false;

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Driver, Entry, PutResult, RangeResult, WatchEvent } from "../driver/types.js";
+import type { Driver, Entry, PutResult, RangeResult } from "../driver/types.js";
 import { abortedError, ConcordError } from "../errors.js";
 import { Notifier } from "../internal/deferred.js";
 import type { WatchHub } from "../internal/watch-hub.js";
@@ -16,6 +16,8 @@ export interface Ticket {
   readonly aheadAtJoin: Entry[];
   /** The revision {@link aheadAtJoin} was read at. */
   readonly aheadAt: number;
+  /** The whole queue as read at {@link aheadAt}, when the join read it from the engine. */
+  readonly seen?: Entry[];
 }
 
 export function byCreate(a: Entry, b: Entry): number {
@@ -58,6 +60,7 @@ export class FairQueue {
         const mine = r.entry.createRevision;
         let aheadAtJoin: Entry[];
         let aheadAt: number;
+        let seen: Entry[] | undefined;
         if ((await view.reach(mine, VIEW_WAIT_MS)) && view.has(key)) {
           aheadAtJoin = view.aheadOf(mine);
           aheadAt = view.at!;
@@ -65,8 +68,9 @@ export class FairQueue {
           const range = await this.#driver.range(this.prefix, signal ? { signal } : {});
           aheadAtJoin = range.entries.filter((e) => e.createRevision < mine).sort(byCreate);
           aheadAt = range.revision;
+          seen = range.entries;
         }
-        return { key, createRevision: mine, modRevision: r.entry.modRevision, lease, aheadAtJoin, aheadAt };
+        return { key, createRevision: mine, modRevision: r.entry.modRevision, lease, aheadAtJoin, aheadAt, ...(seen ? { seen } : {}) };
       } finally {
         view.unref();
       }
@@ -84,7 +88,7 @@ export class FairQueue {
     if (!r.ok || !range) throw new ConcordError("UNAVAILABLE", `queue key ${key} already exists`);
     const mine = r.entry.createRevision;
     const aheadAtJoin = range.entries.filter((e) => e.createRevision < mine).sort(byCreate);
-    return { key, createRevision: mine, modRevision: r.entry.modRevision, lease, aheadAtJoin, aheadAt: range.revision };
+    return { key, createRevision: mine, modRevision: r.entry.modRevision, lease, aheadAtJoin, aheadAt: range.revision, seen: range.entries };
   }
 
   async leave(t: Ticket): Promise<void> {
@@ -97,106 +101,59 @@ export class FairQueue {
    * just ahead, so a release wakes only the next waiter. Rejects with `LOCK_LOST` if the ticket's
    * key vanished (its lease expired) and with the signal's reason if aborted.
    *
-   * `ahead` is read once (or taken from the join, when the client's watch had not passed the join's
-   * revision yet, so that every later change reaches us) and then kept up to date from the watch:
-   * no one can join ahead of a ticket, so the changes to the keys already ahead are all that
-   * matter, and a hand-off costs the waiter no read of its own.
+   * Who is ahead comes from this client's view of the queue (see {@link QueueView}), shared by its
+   * waiters and kept current from its one watch stream: taken from the join's own read when the
+   * stream has not passed it yet, else read once. A waiter sleeps until one of the keys blocking it
+   * (or its own) changes, so a hand-off costs it no read and wakes no other waiter.
    */
   async waitUntil(t: Ticket, blockers: (ahead: Entry[]) => string[], signal: AbortSignal): Promise<void> {
     // Fast path: nothing blocked us at join time, and nothing can join ahead of us later.
     if (blockers(t.aheadAtJoin).length === 0) return;
-    const wake = new Notifier();
-    // Everyone ahead as of revision `at`, or undefined while it must be (re)read.
-    let ahead: Entry[] | undefined;
-    let at = 0;
-    let gone = false;
-    // Changes that arrive while `ahead` is being read, applied after it.
-    const backlog: WatchEvent[] = [];
-    let readGen = 0;
-    // The keys that blocked us when we last looked. Only a change to one of them (or to our own key)
-    // can end the wait, so a release far ahead in the queue updates `ahead` without waking us: a
-    // hand-off wakes the next waiter only, however many wait in this process.
-    let blocking = new Set<string>();
-    const apply = (ev: WatchEvent): boolean => {
-      if (ev.revision <= at) return false;
-      if (ev.key === t.key) {
-        gone ||= ev.type === "delete";
-        return gone;
-      }
-      // A key created after ours queues behind us: the usual put (a join at the tail) costs no search.
-      if (ev.type === "put" && ev.entry.createRevision > t.createRevision) return false;
-      const i = ahead!.findIndex((e) => e.key === ev.key);
-      if (i < 0) return false;
-      if (ev.type === "delete") {
-        if (i === 0) ahead!.shift(); // the usual case, the head leaving: V8 trims the front without copying
-        else ahead!.splice(i, 1);
-      }
-      else ahead![i] = ev.entry;
-      return blocking.has(ev.key);
-    };
-    // While we wait, this client keeps a view of the queue that later joins read instead of the engine.
     const view = queueView(this.#driver, this.#hub, this.prefix);
     view.ref();
-    const from = this.#hub.position;
-    const unsubscribe = await this.#hub.subscribe(this.prefix, (ev) => {
-      if (ev === undefined) {
-        // History was lost: read again.
-        ahead = undefined;
-        backlog.length = 0;
-        readGen++;
-      } else if (ahead === undefined) {
-        backlog.push(ev);
-        return;
-      } else if (!apply(ev)) {
-        return;
-      }
-      wake.notify();
-    });
-    if (from !== undefined && from <= t.aheadAt) {
-      ahead = [...t.aheadAtJoin];
-      at = t.aheadAt;
-    } else if (liveQueueView(this.#hub, this.prefix) === view && view.at === this.#hub.position) {
-      // The watch moved on since the join; the view has followed it (every change so far has reached
-      // it and us alike, the ones since our subscription also our backlog, which apply() skips).
-      ahead = view.aheadOf(t.createRevision);
-      at = view.at!;
-      gone = !view.has(t.key);
-      if (gone) ahead = [];
-      backlog.length = 0;
-    }
+    if (t.seen) view.seed(t.seen, t.aheadAt);
+    const wake = new Notifier();
     const onLost = (): void => wake.notify();
     t.lease.signal.addEventListener("abort", onLost);
+    let off: (() => void) | undefined;
     try {
       for (;;) {
         const seen = wake.seq;
         if (signal.aborted) throw abortedError(signal);
         t.lease.assertAlive();
-        if (ahead === undefined) {
-          const gen = readGen;
-          const r = await this.#driver.range(this.prefix, { signal });
-          if (gen !== readGen) continue;
-          const all = r.entries.sort(byCreate);
-          const mine = all.findIndex((e) => e.key === t.key);
-          gone = mine < 0;
-          ahead = gone ? [] : all.slice(0, mine);
-          at = r.revision;
-          for (const ev of backlog.splice(0)) apply(ev);
+        if (view.at === undefined || view.at < t.aheadAt) {
+          // The view must have seen our join: wait for the stream to bring it, else read again.
+          if (!(await view.reach(t.aheadAt, VIEW_WAIT_MS, signal))) {
+            if (signal.aborted) throw abortedError(signal);
+            await raceAbort(view.refresh(), signal);
+          }
           continue;
         }
-        if (gone) throw new ConcordError("LOCK_LOST", `queue key ${t.key} is gone: its lease expired while waiting`);
-        const now = blockers(ahead);
+        if (!view.has(t.key)) throw new ConcordError("LOCK_LOST", `queue key ${t.key} is gone: its lease expired while waiting`);
+        const now = blockers(view.aheadOf(t.createRevision));
         if (now.length === 0) return;
-        blocking = new Set(now);
+        off?.();
+        off = view.onChange([...now, t.key], () => wake.notify());
         await wake.wait(seen, signal).catch(() => {
           throw abortedError(signal);
         });
       }
     } finally {
-      unsubscribe();
+      off?.();
       view.unref();
       t.lease.signal.removeEventListener("abort", onLost);
     }
   }
+}
+
+/** `p`, or the signal's rejection as soon as it aborts (p is left to finish on its own). */
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortedError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortedError(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /** How long a join waits for this client's view of the queue to see its write before reading the queue itself. */
