@@ -79,6 +79,8 @@ export class RuntimeDriver implements Driver {
           return inc(key, delta, opts);
         });
     }
+    const sample = inner.timeSample?.bind(inner);
+    if (sample) this.timeSample = (opts = {}) => this.#run(opts.signal, () => sample(opts));
     const fast = inner.putAndRange?.bind(inner);
     if (fast) {
       this.putAndRange = (key, value, opts, prefix) =>
@@ -91,6 +93,7 @@ export class RuntimeDriver implements Driver {
   }
 
   readonly putAndRange?: Driver["putAndRange"];
+  readonly timeSample?: Driver["timeSample"];
   readonly increment?: Driver["increment"];
 
   #checkPut(key: string, value: Uint8Array, opts: PutOptions): void {

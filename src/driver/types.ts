@@ -101,6 +101,12 @@ export interface Driver extends AsyncDisposable {
   readonly timeResolutionMs?: number | undefined;
   /** The engine's clock in ms since the epoch. */
   time(opts?: { signal?: AbortSignal }): Promise<number>;
+  /**
+   * Optional: the engine's clock as of the moment this resolves, with its error, for an engine whose
+   * clock the driver estimates itself (etcd: from the turn of its HTTP `Date` second) rather than
+   * reads in one round trip.
+   */
+  timeSample?: ((opts?: { signal?: AbortSignal }) => Promise<{ ms: number; uncertaintyMs: number }>) | undefined;
   /** Idempotent. Every later call rejects with `CLOSED`. */
   close(): Promise<void>;
   /**

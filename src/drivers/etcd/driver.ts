@@ -57,8 +57,6 @@ function notHeld(lease: string): ConcordError {
 /** The Driver contract over etcd v3: native revisions, txns for every conditional write, leases, watch. */
 export class EtcdDriver implements Driver {
   readonly engine = "etcd";
-  /** `time()` reads whole seconds (an HTTP `Date` header): its readings are ±500 ms on top of the round trip. */
-  readonly timeResolutionMs = 1000;
   readonly #client: Etcd3;
   readonly #config: EtcdDriverConfig;
   readonly #keys: Keyspace;
@@ -77,7 +75,7 @@ export class EtcdDriver implements Driver {
     this.#leases = new Leases(config.client, this.#calls, config.keys, config.callTimeoutMs);
     const discover = async (): Promise<string[]> =>
       (await this.#call(() => this.#client.cluster.memberList({}), true, undefined)).members.flatMap((m) => m.clientURLs);
-    this.#clocks = new MemberClocks(config.endpoints, discover, config.tls, config.callTimeoutMs, this.#label);
+    this.#clocks = new MemberClocks(config.endpoints, discover, config.tls, config.callTimeoutMs, this.#label, this.#closed.signal);
   }
 
   #call<T>(fn: () => Promise<T>, idempotent: boolean, signal: AbortSignal | undefined): Promise<T> {
@@ -272,14 +270,18 @@ export class EtcdDriver implements Driver {
   }
 
   /**
-   * The clock of an etcd member, from the `Date` header of its `GET /version`: one-second
-   * resolution, read at the middle of that second and of the round trip, so good to about ±500 ms
-   * plus half the round trip. Members are asked in turn; the first that answers is used.
+   * The clock of an etcd member. etcd has no clock API and its HTTP `Date` header reads whole
+   * seconds, so the driver finds when the member's second turns (see `calibrate`), to within two
+   * round trips, and then reads the local monotonic clock: ms-precise, with its error in
+   * {@link timeSample}. Members are asked in turn; the first that answers is used.
    */
   async time(opts: Sig = {}): Promise<number> {
     return this.#clocks.now(opts.signal);
   }
 
+  timeSample(opts: Sig = {}): Promise<{ ms: number; uncertaintyMs: number }> {
+    return this.#clocks.sample(opts.signal);
+  }
   /** Starts from the revision after the current one, read now; later calls of this driver wait for that read. */
   #startNow(): Promise<number> {
     const start = this.revision().then((r) => r + 1);

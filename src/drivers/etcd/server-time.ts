@@ -1,5 +1,6 @@
-import { request as httpRequest, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { Agent as HttpAgent, type Agent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { setTimeout as sleep } from "node:timers/promises";
 import { performance } from "node:perf_hooks";
 import { abortedError, ConcordError } from "../../errors.js";
 import { toConcordError } from "./errors.js";
@@ -11,15 +12,15 @@ export interface TimeTls {
   key?: Buffer | undefined;
 }
 
-function get(endpoint: string, tls: TimeTls | undefined, timeoutMs: number, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+function get(endpoint: string, tls: TimeTls | undefined, timeoutMs: number, signal: AbortSignal | undefined, agent?: Agent): Promise<IncomingMessage> {
   const url = new URL("/version", endpoint);
   const secure = url.protocol === "https:";
   return new Promise((resolve, reject) => {
     const opts = {
       method: "GET",
       timeout: timeoutMs,
-      // A fresh connection each time: no pooled socket keeps the process alive between readings.
-      agent: false as const,
+      // By default a fresh connection each time: no pooled socket keeps the process alive between readings.
+      agent: agent ?? (false as const),
       ...(signal ? { signal } : {}),
       ...(secure && tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {}),
     };
@@ -33,46 +34,160 @@ function get(endpoint: string, tls: TimeTls | undefined, timeoutMs: number, sign
   });
 }
 
-/**
- * The clock of the etcd member at `endpoint`, in ms since the epoch. etcd has no clock API, so this
- * reads the `Date` header of `GET /version`: that header has a resolution of one second (RFC 9110
- * truncates to whole seconds), so the reading is taken as the middle of that second, at the middle
- * of the round trip, and carries an error of up to ±500 ms plus half the round trip.
- */
-export async function memberTime(endpoint: string, tls: TimeTls | undefined, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+/** One `GET /version`: when it was sent and answered (local monotonic ms) and the server's whole second. */
+interface Reading {
+  sent: number;
+  received: number;
+  /** The `Date` header: the server's clock truncated to the second, in ms since the epoch. */
+  second: number;
+}
+
+async function read(endpoint: string, tls: TimeTls | undefined, timeoutMs: number, signal: AbortSignal | undefined, agent?: Agent): Promise<Reading> {
   const sent = performance.now();
-  const res = await get(endpoint, tls, timeoutMs, signal);
+  const res = await get(endpoint, tls, timeoutMs, signal, agent);
   const received = performance.now();
-  const date = Date.parse(res.headers.date ?? "");
-  if (!Number.isFinite(date)) {
+  const second = Date.parse(res.headers.date ?? "");
+  if (!Number.isFinite(second)) {
     throw new ConcordError("UNAVAILABLE", `etcd at ${new URL(endpoint).host} answered GET /version without a Date header`, { engine: "etcd" });
   }
-  // Server second + half a second = the middle of it, at the middle of the round trip; then add the
-  // half round trip since, to say what the server clock reads now.
-  return Math.round(date + 500 + (received - sent) / 2);
+  return { sent, received, second };
 }
 
 /**
- * The cluster's clock as `time()` reads it: one member at a time, the last that answered first,
- * the next on failure. Members are the configured endpoints, or else those the cluster lists.
+ * Where the member's clock stands against this process's monotonic clock: server ms = local + offset,
+ * to within ±halfWidth as of `at` (local ms).
+ */
+interface Calibration {
+  offset: number;
+  halfWidth: number;
+  at: number;
+}
+
+/** How fast two clocks may drift apart, each kept by NTP: 50 ppm. Added to a calibration's error as it ages. */
+const DRIFT = 50e-6;
+/** A calibration older than this is renewed in the background (its drift bound is then 1.5 ms). */
+const RECALIBRATE_AFTER_MS = 30_000;
+/** Fine search: at most this many turns, until the bracket is at most FINE_ENOUGH_MS wide. */
+const FINE_ATTEMPTS = 3;
+const FINE_ENOUGH_MS = 2;
+/** Coarse search: one reading every this many ms until the server's second changes. */
+const COARSE_STEP_MS = 20;
+
+/**
+ * Finds when the member's clock turns a second, from its `Date` headers: read every 20 ms until the
+ * second changes (the turn then lies between those two readings), then, a second later, read back
+ * to back from just before the predicted turn until it comes. The turn of second S lies after the
+ * first request of the last pair was sent and before its second was answered: that bracket (two
+ * round trips wide, on a kept-alive connection) is the error of the calibration.
+ */
+export async function calibrate(endpoint: string, tls: TimeTls | undefined, timeoutMs: number, signal?: AbortSignal): Promise<Calibration> {
+  const secure = new URL(endpoint).protocol === "https:";
+  const agent = secure ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  const once = (): Promise<Reading> => read(endpoint, tls, timeoutMs, signal, agent);
+  try {
+    // Coarse: the turn of some second, to within about 20 ms.
+    let prev = await once();
+    let pair: [Reading, Reading] | undefined;
+    const giveUp = prev.sent + 3_000;
+    while (!pair) {
+      await sleep(COARSE_STEP_MS, undefined, signal ? { signal } : {});
+      const cur = await once();
+      if (cur.second > prev.second) pair = [prev, cur];
+      else prev = cur;
+      if (!pair && cur.received > giveUp) throw new ConcordError("UNAVAILABLE", `etcd at ${new URL(endpoint).host}: its Date header did not change in 3 s`, { engine: "etcd" });
+    }
+    // Fine: a later turn, read back to back from just before it; up to three turns until the
+    // bracket is within 2 ms (a reading delayed by other work on either side widens it).
+    for (let attempt = 0; attempt < FINE_ATTEMPTS && pair[1].received - pair[0].sent > FINE_ENOUGH_MS; attempt++) {
+      const ahead = 1000 * Math.ceil((performance.now() + 5 - pair[0].sent) / 1000);
+      const nextTurn = pair[1].second + ahead;
+      const earliest = pair[0].sent + ahead;
+      const latest = pair[1].received + ahead;
+      await sleep(Math.max(0, earliest - performance.now() - 2), undefined, signal ? { signal } : {});
+      prev = await once();
+      while (prev.second < nextTurn && prev.received < latest + 50) {
+        const cur = await once();
+        if (cur.second > prev.second) {
+          if (cur.received - prev.sent < pair[1].received - pair[0].sent) pair = [prev, cur];
+          break;
+        }
+        prev = cur;
+      }
+    }
+    const [before, after] = pair;
+    const mid = (before.sent + after.received) / 2;
+    return { offset: after.second - mid, halfWidth: (after.received - before.sent) / 2, at: after.received };
+  } catch (e) {
+    if (signal?.aborted) throw abortedError(signal);
+    throw e;
+  } finally {
+    agent.destroy();
+  }
+}
+
+/**
+ * The cluster's clock as `time()` reads it: calibrated against one member at a time (the last that
+ * answered first, the next on failure), then read from the local monotonic clock, with the
+ * calibration's error plus the drift since as its uncertainty, and renewed in the background as it
+ * ages. Members are the configured endpoints, or else those the cluster lists.
  */
 export class MemberClocks {
   readonly #discover: () => Promise<string[]>;
   readonly #tls: TimeTls | undefined;
   readonly #timeoutMs: number;
   readonly #label: string;
+  readonly #closed: AbortSignal;
   #endpoints: string[] | undefined;
   #turn = 0;
+  #cal: Calibration | undefined;
+  #calibrating: Promise<Calibration> | undefined;
 
-  constructor(endpoints: string[] | undefined, discover: () => Promise<string[]>, tls: TimeTls | undefined, timeoutMs: number, label: string) {
+  constructor(endpoints: string[] | undefined, discover: () => Promise<string[]>, tls: TimeTls | undefined, timeoutMs: number, label: string, closed: AbortSignal) {
     this.#endpoints = endpoints;
     this.#discover = discover;
     this.#tls = tls;
     this.#timeoutMs = timeoutMs;
     this.#label = label;
+    this.#closed = closed;
+  }
+
+  /** The member's clock now, and how far from it this reading may be. */
+  async sample(signal?: AbortSignal): Promise<{ ms: number; uncertaintyMs: number }> {
+    let cal = this.#cal;
+    if (!cal) cal = await this.#calibration(signal);
+    else if (performance.now() - cal.at > RECALIBRATE_AFTER_MS) this.#calibration().catch(() => undefined);
+    const now = performance.now();
+    return { ms: now + cal.offset, uncertaintyMs: cal.halfWidth + (now - cal.at) * DRIFT };
   }
 
   async now(signal?: AbortSignal): Promise<number> {
+    return Math.round((await this.sample(signal)).ms);
+  }
+
+  /** One calibration at a time, shared by every caller; a caller's signal stops only its own wait. */
+  async #calibration(signal?: AbortSignal): Promise<Calibration> {
+    this.#calibrating ??= this.#calibrate().then(
+      (cal) => {
+        this.#cal = cal;
+        this.#calibrating = undefined;
+        return cal;
+      },
+      (e: unknown) => {
+        this.#calibrating = undefined;
+        throw e;
+      },
+    );
+    const p = this.#calibrating;
+    if (!signal) return p;
+    if (signal.aborted) throw abortedError(signal);
+    return new Promise<Calibration>((resolve, reject) => {
+      const onAbort = (): void => reject(abortedError(signal));
+      signal.addEventListener("abort", onAbort, { once: true });
+      p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    });
+  }
+
+  async #calibrate(): Promise<Calibration> {
     if (!this.#endpoints?.length) this.#endpoints = await this.#discover();
     const endpoints = this.#endpoints;
     if (endpoints.length === 0) throw new ConcordError("UNAVAILABLE", "etcd lists no client URL for any member", { engine: "etcd" });
@@ -80,11 +195,11 @@ export class MemberClocks {
     for (let i = 0; i < endpoints.length; i++) {
       const at = (this.#turn + i) % endpoints.length;
       try {
-        const t = await memberTime(endpoints[at]!, this.#tls, this.#timeoutMs, signal);
+        const cal = await calibrate(endpoints[at]!, this.#tls, this.#timeoutMs, this.#closed);
         this.#turn = at;
-        return t;
+        return cal;
       } catch (e) {
-        if (signal?.aborted) throw abortedError(signal);
+        if (this.#closed.aborted) throw e;
         first ??= e;
       }
     }
