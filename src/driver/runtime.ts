@@ -1,5 +1,6 @@
 import { abortedError, closedError, ConcordError, invalid, isConcordError, throwIfAborted } from "../errors.js";
 import type {
+  BatchOp,
   DeleteOptions,
   DeleteResult,
   Driver,
@@ -22,6 +23,9 @@ type Sig = { signal?: AbortSignal };
  * withdrawn before its acquire rejects); only an engine that stopped answering is given up on.
  */
 const ABORT_GRACE_MS = 250;
+
+/** The most ops one batch may carry. */
+const MAX_BATCH = 64;
 
 /**
  * `p`, or a rejection (TIMEOUT for a timeout, else ABORTED) once `signal` has aborted and `p` has
@@ -79,6 +83,14 @@ export class RuntimeDriver implements Driver {
           return inc(key, delta, opts);
         });
     }
+    const batch = inner.batch?.bind(inner);
+    if (batch) {
+      this.batch = (ops, opts = {}) =>
+        this.#run(opts.signal, () => {
+          this.#checkBatch(ops);
+          return batch(ops, opts);
+        });
+    }
     const sample = inner.timeSample?.bind(inner);
     if (sample) this.timeSample = (opts = {}) => this.#run(opts.signal, () => sample(opts));
     const fast = inner.putAndRange?.bind(inner);
@@ -94,6 +106,7 @@ export class RuntimeDriver implements Driver {
 
   readonly putAndRange?: Driver["putAndRange"];
   readonly timeSample?: Driver["timeSample"];
+  readonly batch?: Driver["batch"];
   readonly increment?: Driver["increment"];
 
   #checkPut(key: string, value: Uint8Array, opts: PutOptions): void {
@@ -105,6 +118,26 @@ export class RuntimeDriver implements Driver {
       checkKey("guard.key", opts.guard.key);
       checkVersion("guard.version", opts.guard.version);
     }
+  }
+
+  #checkBatch(ops: BatchOp[]): void {
+    if (!Array.isArray(ops) || ops.length === 0) throw invalid("ops", "expected a non-empty array of puts and deletes");
+    if (ops.length > MAX_BATCH) throw invalid("ops", `${ops.length} ops; the limit is ${MAX_BATCH}`);
+    const written = new Set<string>();
+    ops.forEach((op, i) => {
+      if (op?.type === "put") this.#checkPut(op.key, op.value, op);
+      else if (op?.type === "delete") {
+        checkKey(`ops[${i}].key`, op.key);
+        checkVersion(`ops[${i}].ifVersion`, op.ifVersion);
+        if (op.guard !== undefined) {
+          checkKey(`ops[${i}].guard.key`, op.guard.key);
+          checkVersion(`ops[${i}].guard.version`, op.guard.version);
+        }
+      } else throw invalid(`ops[${i}].type`, `expected "put" or "delete", got ${String((op as { type?: unknown } | undefined)?.type)}`);
+      if (written.has(op.key)) throw invalid(`ops[${i}].key`, `${op.key} is written by an earlier op of the batch`);
+      if (op.guard && written.has(op.guard.key)) throw invalid(`ops[${i}].guard.key`, `${op.guard.key} is written by an earlier op of the batch`);
+      written.add(op.key);
+    });
   }
 
   get engine(): string {

@@ -127,4 +127,21 @@ export interface Driver extends AsyncDisposable {
         prefix: string,
       ) => Promise<{ put: PutResult; range: RangeResult }>)
     | undefined;
+  /**
+   * Optional acceleration: puts and deletes applied all or none, in one atomic step. Every condition
+   * (ifVersion, lease, guard) is judged first; if one fails nothing is written and the result names
+   * that op; else the ops apply in order, each with a revision of its own and its own watch event,
+   * exactly as the same calls in a row would have (no op may name a key, as its key or its guard,
+   * that an earlier op of the batch writes).
+   */
+  batch?: ((ops: BatchOp[], opts?: { signal?: AbortSignal }) => Promise<BatchResult>) | undefined;
 }
+
+/** One write of a {@link Driver.batch}. */
+export type BatchOp =
+  | ({ type: "put"; key: string; value: Uint8Array } & PutOptions)
+  | ({ type: "delete"; key: string } & DeleteOptions);
+/** Every op's result, in order; or the index of the first op whose condition failed and its result (nothing written). */
+export type BatchResult =
+  | { ok: true; results: Array<PutResult | DeleteResult> }
+  | { ok: false; failed: number; result: PutResult | DeleteResult };

@@ -107,6 +107,13 @@ export class TaskQueue {
     const bytes = encodeValue(this.#ctx, jsonCodec, record);
     const sig = opts.signal ? { signal: opts.signal } : {};
     const index = this.#keys.indexEntry(priority, record.runAt, id);
+    if (this.#ctx.driver.batch) {
+      // Both writes in one atomic step where the driver can; a clash on the index entry takes the long way.
+      const b = await this.#ctx.driver.batch([{ type: "put", key: index, value: EMPTY, ifVersion: 0 }, { type: "put", key: this.#keys.record(id), value: bytes, ifVersion: 0 }], sig);
+      if (b.ok) return record;
+      // A duplicate id: nothing was written, the first submit stands.
+      if (b.failed === 1 && !b.result.ok && "current" in b.result && b.result.current) return decodeRecord(b.result.current);
+    }
     // Only if absent: a same-id submit in the same ms must not strip a running task's claim from it.
     await this.#ctx.driver.put(index, EMPTY, { ifVersion: 0, ...sig });
     const r = await this.#ctx.driver.put(this.#keys.record(id), bytes, { ifVersion: 0, ...sig });

@@ -263,6 +263,31 @@ export class Worker implements AsyncDisposable {
   async #tryClaim(id: string, indexKey: string, indexVersion: number): Promise<void> {
     const { driver } = this.#ctx;
     const lease = await this.#ctx.leaseFor(this.#claimTtlMs);
+    // One atomic step where the driver can: the claim and the record marked active (one more attempt
+    // spent) together, from the record as the watch carried it; anything unusual takes the long way.
+    const h0 = this.#seen.get(id);
+    if (
+      driver.batch &&
+      h0 &&
+      h0.state !== "done" &&
+      h0.state !== "failed" &&
+      this.#keys.indexEntry(h0.priority, h0.runAt, id) === indexKey &&
+      this.#handlers[h0.kind] &&
+      h0.attempt + 1 <= h0.attempts
+    ) {
+      const { version, ...record } = h0;
+      const active: TaskRecord = { ...record, attempt: record.attempt + 1, state: "active" };
+      const b = await driver.batch([
+        { type: "put", key: indexKey, value: this.#token, ifVersion: indexVersion, lease: lease.id },
+        { type: "put", key: this.#keys.record(id), value: jsonCodec.encode(active), ifVersion: version },
+      ]);
+      if (b.ok) {
+        const e = b.results[0] as { ok: true; entry: Entry };
+        this.#start(active, { key: indexKey, version: e.entry.modRevision, lease }, this.#handlers[h0.kind]!);
+        return;
+      }
+      if (b.failed === 0) return; // the index entry moved on: someone else has it
+    }
     const c = await driver.put(indexKey, this.#token, { ifVersion: indexVersion, lease: lease.id });
     if (!c.ok) return;
     const claim: Claim = { key: indexKey, version: c.entry.modRevision, lease };
@@ -328,6 +353,12 @@ export class Worker implements AsyncDisposable {
       await this.#giveBack(claim);
       return false;
     }
+    this.#start(active, claim, handler);
+    return false;
+  }
+
+  #start(active: TaskRecord, claim: Claim, handler: Handler): void {
+    const id = active.id;
     this.#seen.delete(id);
     const ac = new AbortController();
     const { lease } = claim;
@@ -339,7 +370,6 @@ export class Worker implements AsyncDisposable {
       this.#wake.notify();
     });
     this.#running.set(id, { ac, done, claim });
-    return false;
   }
 
   async #execute(rec: TaskRecord, claim: Claim, handler: Handler, signal: AbortSignal): Promise<void> {
@@ -376,6 +406,14 @@ export class Worker implements AsyncDisposable {
     if (next.state === "done" || next.state === "failed") next.finishedAt = this.#ctx.clock.now();
     let retryIndex = next.state === "delayed" || next.state === "waiting" ? this.#keys.indexEntry(next.priority, next.runAt, next.id) : undefined;
     if (retryIndex === claim.key) retryIndex = undefined; // due at the very same entry: put it back below
+    if ((next.state === "done" || next.state === "failed") && driver.batch) {
+      // The outcome fenced by the claim and the claim's deletion, together (nothing if the claim is lost).
+      await driver.batch([
+        { type: "put", key: this.#keys.record(rec.id), value: jsonCodec.encode(next), guard: { key: claim.key, version: claim.version } },
+        { type: "delete", key: claim.key, ifVersion: claim.version },
+      ]);
+      return;
+    }
     if (retryIndex) await driver.put(retryIndex, EMPTY);
     const w = await driver.put(this.#keys.record(rec.id), jsonCodec.encode(next), { guard: { key: claim.key, version: claim.version } });
     if (!w.ok) {

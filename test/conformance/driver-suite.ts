@@ -139,6 +139,88 @@ export function driverConformance(makeEngine: () => EngineUnderTest): void {
     });
   });
 
+  describe("batch (an optional acceleration: the engines that offer it)", () => {
+    /** Which drivers offer `batch`; the task queue uses it where offered and falls back elsewhere. */
+    const OFFERS_BATCH = new Set(["redis"]);
+
+    /** The driver's batch, checked to be offered exactly where expected; undefined where it is not. */
+    function batchOf(): NonNullable<Driver["batch"]> | undefined {
+      expect(d.batch !== undefined, `${eng.name} offers batch`).toBe(OFFERS_BATCH.has(eng.name));
+      return d.batch?.bind(d);
+    }
+
+    it("applies every op in order, each with a revision and a watch event of its own", async () => {
+      const batch = batchOf();
+      if (!batch) return;
+      await d.put("b/gone", enc("x"));
+      const r0 = await d.revision();
+      const events = take(d.watch("b/", { fromRevision: r0 + 1 }), 3);
+      const r = await batch([
+        { type: "put", key: "b/1", value: enc("one"), ifVersion: 0 },
+        { type: "delete", key: "b/gone" },
+        { type: "put", key: "b/2", value: enc("two") },
+      ]);
+      expect(r.ok).toBe(true);
+      if (!r.ok) return;
+      const [p1, del, p2] = r.results;
+      expect(p1!.ok && del!.ok && p2!.ok).toBe(true);
+      if (!p1!.ok || !("entry" in p1!) || !p2!.ok || !("entry" in p2!) || !del!.ok || !("revision" in del!)) throw new Error("unexpected result shape");
+      expect([p1.entry.modRevision, del.revision, p2.entry.modRevision]).toEqual([r0 + 1, r0 + 2, r0 + 3]);
+      expect((await events).map((e) => [e.type, e.key, e.revision])).toEqual([
+        ["put", "b/1", r0 + 1],
+        ["delete", "b/gone", r0 + 2],
+        ["put", "b/2", r0 + 3],
+      ]);
+      expect(dec((await d.get("b/2"))?.value)).toBe("two");
+    });
+
+    it("writes nothing when any condition fails, and names the op", async () => {
+      const batch = batchOf();
+      if (!batch) return;
+      const g = await d.put("b/guard", enc("holder"));
+      await d.put("b/taken", enc("first"));
+      if (!g.ok) throw new Error("put failed");
+      const r0 = await d.revision();
+      const clash = await batch([
+        { type: "put", key: "b/new", value: enc("n"), ifVersion: 0 },
+        { type: "put", key: "b/taken", value: enc("second"), ifVersion: 0 },
+      ]);
+      expect(clash.ok).toBe(false);
+      if (!clash.ok) {
+        expect(clash.failed).toBe(1);
+        expect(clash.result.ok).toBe(false);
+        if (!clash.result.ok) expect(dec(clash.result.current?.value)).toBe("first");
+      }
+      await d.put("b/guard", enc("next holder"));
+      const r1 = await d.revision();
+      const fenced = await batch([
+        { type: "put", key: "b/data", value: enc("d"), guard: { key: "b/guard", version: g.entry.modRevision } },
+        { type: "delete", key: "b/taken" },
+      ]);
+      expect(fenced.ok).toBe(false);
+      if (!fenced.ok) expect(fenced.failed).toBe(0);
+      expect(await d.get("b/new")).toBeUndefined();
+      expect(await d.get("b/data")).toBeUndefined();
+      expect(dec((await d.get("b/taken"))?.value)).toBe("first");
+      expect(r1).toBe(r0 + 1);
+      expect(await d.revision()).toBe(r1);
+    });
+
+    it("refuses a write under an expired lease, and bad batches with INVALID_ARGUMENT naming the op", async () => {
+      const batch = batchOf();
+      if (!batch) return;
+      const lease = await d.grantLease(1000);
+      clock.advance(1500);
+      await expectCode(batch([{ type: "put", key: "b/l", value: enc("x"), lease: lease.id }]), "NOT_HELD");
+      expect(await d.get("b/l")).toBeUndefined();
+      await expectCode(batch([]), "INVALID_ARGUMENT");
+      await expectCode(batch([{ type: "put", key: "b/x", value: enc("1") }, { type: "delete", key: "b/x" }]), "INVALID_ARGUMENT");
+      await expectCode(batch([{ type: "put", key: "b/x", value: enc("1") }, { type: "put", key: "b/y", value: enc("1"), guard: { key: "b/x", version: 1 } }]), "INVALID_ARGUMENT");
+      await expectCode(batch([{ type: "nope" } as never]), "INVALID_ARGUMENT");
+      expect(await d.get("b/x")).toBeUndefined();
+    });
+  });
+
   describe("range", () => {
     it("returns the keys under a prefix in key order with the revision read at", async () => {
       for (const k of ["p/c", "p/a", "q/a", "p/b", "p", "pa"]) await d.put(k, enc(k));

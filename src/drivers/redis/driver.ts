@@ -12,6 +12,8 @@ import type {
   RangeResult,
   WatchEvent,
   WatchOptions,
+  BatchOp,
+  BatchResult,
 } from "../../driver/types.js";
 import { closedError, ConcordError } from "../../errors.js";
 import { type Clock, systemClock } from "../../internal/clock.js";
@@ -139,6 +141,23 @@ export class RedisDriver implements Driver {
   async putAndRange(key: string, value: Uint8Array, opts: PutOptions, prefix: string): Promise<{ put: PutResult; range: RangeResult }> {
     const r = (await this.#run("put", ...this.#putArgs(key, value, opts), "1", prefix)) as Reply[];
     return { put: toPutResult(r[0] ?? null, key, value, opts.lease), range: toRangeResult(r[1] ?? null) };
+  }
+
+  /** Puts and deletes, all or none, in one script (see scripts/batch.lua). */
+  async batch(ops: BatchOp[]): Promise<BatchResult> {
+    const args: Arg[] = [ops.length];
+    for (const o of ops) {
+      if (o.type === "put") args.push("p", o.key, asBuffer(o.value), o.ifVersion ?? "", o.lease ?? "", o.guard?.key ?? "", o.guard?.version ?? "");
+      else args.push("d", o.key, "", o.ifVersion ?? "", "", o.guard?.key ?? "", o.guard?.version ?? "");
+    }
+    const r = (await this.#run("batch", ...args)) as Reply[];
+    if (Number(r[0]) === 1) {
+      return { ok: true, results: ops.map((o, i) => (o.type === "put" ? toPutResult(r[i + 1]!, o.key, o.value, o.lease) : toDeleteResult(r[i + 1]!))) };
+    }
+    const i = Number(r[1]) - 1;
+    const o = ops[i]!;
+    const f = r[2]!;
+    return { ok: false, failed: i, result: o.type === "put" ? toPutResult(f, o.key, o.value, o.lease) : toDeleteResult(f) };
   }
 
   async increment(key: string, delta: number): Promise<Entry> {

@@ -17,6 +17,7 @@ export const OPS = [
   "changes",
   "compact",
   "increment",
+  "batch",
 ] as const;
 export type Op = (typeof OPS)[number];
 
