@@ -21,7 +21,8 @@ export async function takePlace(
   try {
     for (;;) {
       const lease = await ctx.leaseFor(ttlMs, signal);
-      const ticket = await joinOrLeave(queue, lease, value, signal);
+      const ticket = await joinOrLeave(queue, lease, value, signal).catch((e: unknown) => lostLease(e, lease));
+      if (ticket === undefined) continue; // the engine had dropped the lease: queue with a fresh one
       try {
         await queue.waitUntil(ticket, blockers, signal);
         return ticket;
@@ -70,6 +71,17 @@ async function joinOrLeave(queue: FairQueue, lease: LeaseHandle, value: Uint8Arr
   throw abortedError(signal);
 }
 
+/**
+ * A join refused with `NOT_HELD` used a lease the engine has dropped (revoked, or expired while this
+ * process had not heard yet): the lease is marked lost here too, so every handle on it learns it and
+ * the next call gets a fresh lease. Undefined for that case; any other error is rethrown.
+ */
+function lostLease(e: unknown, lease: LeaseHandle): undefined {
+  if (!isConcordError(e, "NOT_HELD")) throw e;
+  lease.lose("the engine no longer holds it");
+  return undefined;
+}
+
 /** How long an aborted join waits for its in-flight write to land and be undone before rejecting. */
 const LEAVE_GRACE_MS = 500;
 
@@ -84,8 +96,12 @@ export async function tryTakePlace(
 ): Promise<Ticket | undefined> {
   const { signal, done } = callSignal(opts, ctx.closed);
   try {
-    const lease = await ctx.leaseFor(ttlMs, signal);
-    const ticket = await joinOrLeave(queue, lease, value, signal);
+    let lease = await ctx.leaseFor(ttlMs, signal);
+    let ticket = await joinOrLeave(queue, lease, value, signal).catch((e: unknown) => lostLease(e, lease));
+    if (ticket === undefined) {
+      lease = await ctx.leaseFor(ttlMs, signal);
+      ticket = await joinOrLeave(queue, lease, value, signal);
+    }
     if (blockers(ticket.aheadAtJoin).length === 0) return ticket;
     await queue.leave(ticket);
     return undefined;

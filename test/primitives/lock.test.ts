@@ -156,6 +156,37 @@ for (const name of engineNames()) {
       await c.close();
     });
 
+    it("waiters of one client whose session is lost queue again, and each then acquires once, exclusively, in increasing tokens", async () => {
+      const holder = await open();
+      const c = await open({ ttlMs: 5000 });
+      const held = await holder.lock("relost").acquire();
+      const tokens: number[] = [];
+      let inside = 0;
+      let maxInside = 0;
+      const waiters = Array.from({ length: 8 }, () =>
+        c.lock("relost").withLock(async (_signal, token) => {
+          inside++;
+          maxInside = Math.max(maxInside, inside);
+          tokens.push(token);
+          await sleep(2);
+          inside--;
+        }, { timeoutMs: 30_000 }),
+      );
+      await until(async () => (await holder.driver.range("concord/lock/relost/")).entries.length === 9);
+      // The engine drops the waiters' session: all eight places vanish at once.
+      const lost = await c.session();
+      await holder.driver.revokeLease(lost.id);
+      await until(async () => c.session().then((l) => l.id !== lost.id && (l.alive())), 10_000);
+      await until(async () => (await holder.driver.range("concord/lock/relost/")).entries.length === 9, 10_000);
+      await held.release();
+      await Promise.all(waiters);
+      expect(maxInside).toBe(1);
+      expect(tokens).toHaveLength(8);
+      for (let i = 1; i < tokens.length; i++) expect(tokens[i]!).toBeGreaterThan(tokens[i - 1]!);
+      expect(tokens[0]!).toBeGreaterThan(held.token);
+      expect((await holder.driver.range("concord/lock/relost/")).entries).toEqual([]);
+    });
+
     it("tryAcquire returns undefined while held and never waits", async () => {
       const a = await open();
       const b = await open();
