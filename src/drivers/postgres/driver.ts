@@ -1,6 +1,8 @@
 import { setMaxListeners } from "node:events";
 import type { Pool } from "pg";
 import type {
+  BatchOp,
+  BatchResult,
   DeleteOptions,
   DeleteResult,
   Driver,
@@ -15,6 +17,7 @@ import type {
 } from "../../driver/types.js";
 import type { Clock } from "../../internal/clock.js";
 import { Notifier } from "../../internal/deferred.js";
+import { isConcordError } from "../../errors.js";
 import { fromPgError } from "./errors.js";
 import { ChangeListener } from "./listener.js";
 import { channelOf, ensureSchema } from "./schema.js";
@@ -184,6 +187,60 @@ export class PostgresDriver implements Driver {
     const rows = await this.#query<KindRow>(this.#q.putRange, [...this.#putArgs(key, value, opts), prefix]);
     const put = this.#wroteIf(putResult(key, value, opts, rows[0]));
     return { put, range: rangeResult(rows.slice(1), undefined) };
+  }
+
+  /**
+   * Puts and deletes in one transaction, so one commit (one flush) for all: each op is the same
+   * function a single put or delete runs, with a revision of its own; the first op whose condition
+   * fails rolls everything back. (No op names a key an earlier one writes, so judging each condition
+   * in turn is judging them all first.)
+   */
+  async batch(ops: BatchOp[]): Promise<BatchResult> {
+    if (this.#p.clockJudges) await this.#sweeper.running;
+    let client;
+    try {
+      client = await this.#p.pool.connect();
+    } catch (e) {
+      throw fromPgError(e, this.#p.where);
+    }
+    let broken = false;
+    // A checked-out connection that dies says so with an 'error' event (the pool listens only to idle
+    // ones); the query in flight rejects as well, which is what the caller hears.
+    const onError = (): void => {
+      broken = true;
+    };
+    client.on("error", onError);
+    try {
+      await client.query("BEGIN");
+      const results: Array<PutResult | DeleteResult> = [];
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i]!;
+        let r: PutResult | DeleteResult;
+        if (op.type === "put") {
+          const rows = (await client.query<KindRow>({ name: this.#q.put.name, text: this.#q.put.text, values: this.#putArgs(op.key, op.value, op) })).rows;
+          r = putResult(op.key, op.value, op, rows[0]);
+        } else {
+          const args = [op.key, op.ifVersion ?? null, op.guard?.key ?? null, op.guard?.version ?? null];
+          r = deleteResult((await client.query<KindRow>({ name: this.#q.delete.name, text: this.#q.delete.text, values: args })).rows[0]);
+        }
+        if (!r.ok) {
+          await client.query("ROLLBACK");
+          return { ok: false, failed: i, result: r };
+        }
+        results.push(r);
+      }
+      await client.query("COMMIT");
+      for (const r of results) if (r.ok) this.#wrote("entry" in r ? r.entry.modRevision : r.revision);
+      return { ok: true, results };
+    } catch (e) {
+      // A rollback that fails leaves the connection in doubt: it is dropped, not pooled.
+      await client.query("ROLLBACK").catch(() => (broken = true));
+      if (isConcordError(e)) throw e;
+      throw fromPgError(e, this.#p.where);
+    } finally {
+      client.off("error", onError);
+      client.release(broken);
+    }
   }
 
   async increment(key: string, delta: number): Promise<Entry> {
