@@ -141,7 +141,7 @@ export function driverConformance(makeEngine: () => EngineUnderTest): void {
 
   describe("batch (an optional acceleration: the engines that offer it)", () => {
     /** Which drivers offer `batch`; the task queue uses it where offered and falls back elsewhere. */
-    const OFFERS_BATCH = new Set(["redis", "postgres"]);
+    const OFFERS_BATCH = new Set(["redis", "postgres", "sqlite"]);
 
     /** The driver's batch, checked to be offered exactly where expected; undefined where it is not. */
     function batchOf(): NonNullable<Driver["batch"]> | undefined {

@@ -5,6 +5,8 @@ import type { Database } from "better-sqlite3";
 import { changeLogWatch } from "../../driver/poll-watch.js";
 import { RuntimeDriver } from "../../driver/runtime.js";
 import type {
+  BatchOp,
+  BatchResult,
   DeleteOptions,
   DeleteResult,
   Driver,
@@ -281,12 +283,32 @@ class SqliteDriver implements Driver {
   }
 
   async delete(key: string, opts: DeleteOptions = {}): Promise<DeleteResult> {
-    return this.#tx((): DeleteResult => {
-      const c = this.#checks(key, opts.ifVersion, opts.guard);
-      if (!c.ok) return c;
-      if (!c.current) return { ok: false, current: undefined };
-      return { ok: true, revision: this.#delete(c.current), previous: c.current };
-    });
+    return this.#tx(() => this.#deleteChecked(key, opts));
+  }
+
+  #deleteChecked(key: string, opts: DeleteOptions): DeleteResult {
+    const c = this.#checks(key, opts.ifVersion, opts.guard);
+    if (!c.ok) return c;
+    if (!c.current) return { ok: false, current: undefined };
+    return { ok: true, revision: this.#delete(c.current), previous: c.current };
+  }
+
+  /** The ops in one immediate transaction; the first that fails rolls it all back. */
+  async batch(ops: BatchOp[]): Promise<BatchResult> {
+    try {
+      return await this.#tx((): BatchResult => {
+        const results: Array<PutResult | DeleteResult> = [];
+        ops.forEach((op, i) => {
+          const r = op.type === "put" ? this.#put(op.key, op.value, op) : this.#deleteChecked(op.key, op);
+          if (!r.ok) throw new BatchRefused(i, r);
+          results.push(r);
+        });
+        return { ok: true, results };
+      });
+    } catch (e) {
+      if (e instanceof BatchRefused) return { ok: false, failed: e.index, result: e.result };
+      throw e;
+    }
   }
 
   async deletePrefix(prefix: string): Promise<{ deleted: number; revision: number }> {
@@ -428,4 +450,14 @@ export function createSqliteDriver(opts: SqliteDriverOptions): Driver {
     });
   }
   return new RuntimeDriver(new SqliteDriver(db, opts));
+}
+
+/** Thrown inside a batch's transaction to roll it back, carrying the op that was refused. */
+class BatchRefused {
+  readonly index: number;
+  readonly result: PutResult | DeleteResult;
+  constructor(index: number, result: PutResult | DeleteResult) {
+    this.index = index;
+    this.result = result;
+  }
 }
