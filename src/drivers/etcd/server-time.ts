@@ -73,6 +73,12 @@ const FINE_ENOUGH_MS = 2;
 /** Coarse search: one reading every this many ms until the server's second changes. */
 const COARSE_STEP_MS = 20;
 
+/** The calibration a bracketing pair gives: the turn to `after.second` lies between `before` being sent and `after` answered. */
+function fromPair([before, after]: [Reading, Reading]): Calibration {
+  const mid = (before.sent + after.received) / 2;
+  return { offset: after.second - mid, halfWidth: (after.received - before.sent) / 2, at: after.received };
+}
+
 /**
  * Finds when the member's clock turns a second, from its `Date` headers: read every 20 ms until the
  * second changes (the turn then lies between those two readings), then, a second later, read back
@@ -80,7 +86,13 @@ const COARSE_STEP_MS = 20;
  * first request of the last pair was sent and before its second was answered: that bracket (two
  * round trips wide, on a kept-alive connection) is the error of the calibration.
  */
-export async function calibrate(endpoint: string, tls: TimeTls | undefined, timeoutMs: number, signal?: AbortSignal): Promise<Calibration> {
+export async function calibrate(
+  endpoint: string,
+  tls: TimeTls | undefined,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  onCoarse?: (cal: Calibration) => void,
+): Promise<Calibration> {
   const secure = new URL(endpoint).protocol === "https:";
   const agent = secure ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
   const once = (): Promise<Reading> => read(endpoint, tls, timeoutMs, signal, agent);
@@ -96,6 +108,7 @@ export async function calibrate(endpoint: string, tls: TimeTls | undefined, time
       else prev = cur;
       if (!pair && cur.received > giveUp) throw new ConcordError("UNAVAILABLE", `etcd at ${new URL(endpoint).host}: its Date header did not change in 3 s`, { engine: "etcd" });
     }
+    onCoarse?.(fromPair(pair));
     // Fine: a later turn, read back to back from just before it; up to three turns until the
     // bracket is within 2 ms (a reading delayed by other work on either side widens it).
     for (let attempt = 0; attempt < FINE_ATTEMPTS && pair[1].received - pair[0].sent > FINE_ENOUGH_MS; attempt++) {
@@ -114,9 +127,7 @@ export async function calibrate(endpoint: string, tls: TimeTls | undefined, time
         prev = cur;
       }
     }
-    const [before, after] = pair;
-    const mid = (before.sent + after.received) / 2;
-    return { offset: after.second - mid, halfWidth: (after.received - before.sent) / 2, at: after.received };
+    return fromPair(pair);
   } catch (e) {
     if (signal?.aborted) throw abortedError(signal);
     throw e;
@@ -164,19 +175,36 @@ export class MemberClocks {
     return Math.round((await this.sample(signal)).ms);
   }
 
-  /** One calibration at a time, shared by every caller; a caller's signal stops only its own wait. */
+  /**
+   * One calibration at a time, shared by every caller, who gets the first usable one: the coarse
+   * bracket (within about 20 ms, after at most a second) while the fine one goes on in the
+   * background. A caller's signal stops only its own wait.
+   */
   async #calibration(signal?: AbortSignal): Promise<Calibration> {
-    this.#calibrating ??= this.#calibrate().then(
-      (cal) => {
-        this.#cal = cal;
-        this.#calibrating = undefined;
-        return cal;
-      },
-      (e: unknown) => {
-        this.#calibrating = undefined;
-        throw e;
-      },
-    );
+    if (!this.#calibrating) {
+      let first!: (cal: Calibration) => void;
+      let failed!: (e: unknown) => void;
+      const usable = new Promise<Calibration>((resolve, reject) => {
+        first = resolve;
+        failed = reject;
+      });
+      usable.catch(() => undefined); // a background renewal has no one waiting
+      this.#calibrating = usable;
+      this.#calibrate((coarse) => {
+        this.#cal ??= coarse;
+        first(this.#cal);
+      }).then(
+        (cal) => {
+          this.#cal = cal;
+          this.#calibrating = undefined;
+          first(cal);
+        },
+        (e: unknown) => {
+          this.#calibrating = undefined;
+          failed(e);
+        },
+      );
+    }
     const p = this.#calibrating;
     if (!signal) return p;
     if (signal.aborted) throw abortedError(signal);
@@ -187,7 +215,7 @@ export class MemberClocks {
     });
   }
 
-  async #calibrate(): Promise<Calibration> {
+  async #calibrate(onCoarse: (cal: Calibration) => void): Promise<Calibration> {
     if (!this.#endpoints?.length) this.#endpoints = await this.#discover();
     const endpoints = this.#endpoints;
     if (endpoints.length === 0) throw new ConcordError("UNAVAILABLE", "etcd lists no client URL for any member", { engine: "etcd" });
@@ -195,7 +223,7 @@ export class MemberClocks {
     for (let i = 0; i < endpoints.length; i++) {
       const at = (this.#turn + i) % endpoints.length;
       try {
-        const cal = await calibrate(endpoints[at]!, this.#tls, this.#timeoutMs, this.#closed);
+        const cal = await calibrate(endpoints[at]!, this.#tls, this.#timeoutMs, this.#closed, onCoarse);
         this.#turn = at;
         return cal;
       } catch (e) {
