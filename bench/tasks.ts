@@ -54,6 +54,16 @@ export async function runConcord(url: string, n: number, concurrency: number, re
     });
   } finally {
     await c.close();
+    if (redis) await dropKeyspace(redis, url);
+  }
+}
+
+/** Deletes a Redis keyspace the run made (its 10,000 task records would be kept for a day), so runs do not pile up. */
+async function dropKeyspace(redis: Redis, url: string): Promise<void> {
+  const ks = new URL(url).searchParams.get("keyspace");
+  if (!ks) return;
+  for await (const keys of redis.scanStream({ match: `concord:{${ks}}*`, count: 1000 })) {
+    if ((keys as string[]).length) await redis.unlink(...(keys as string[]));
   }
 }
 
