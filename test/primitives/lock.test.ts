@@ -146,8 +146,9 @@ for (const name of engineNames()) {
           readsAfterFirst = reads();
         }
       }
-      // 19 joins behind the first: each a write only, who is ahead taken from the shared view
-      expect(reads() - readsAfterFirst).toBeLessThanOrEqual(2);
+      // 19 joins behind the first: each a write only, who is ahead taken from the shared view (a join
+      // whose write the watch has not brought within a second reads the queue itself: slack for a few)
+      expect(reads() - readsAfterFirst).toBeLessThanOrEqual(5);
       await held.release();
       await Promise.all(waiters);
       expect(order).toEqual(Array.from({ length: 20 }, (_, i) => i));
