@@ -32,26 +32,44 @@ async function measured(n: number, redis: Redis | undefined, body: () => Promise
   return { ...r, clientCpuUs: (c.user + c.system) / n, serverCpuUs: redis ? ((s1 - s0) * 1e6) / n : undefined };
 }
 
+/**
+ * `n` tasks end to end: `startWorker(onTask)` starts a worker that calls `onTask` with each task's
+ * submit time; 8 submitters `submit(now)` the tasks; the rate counts until the last one is processed.
+ */
+async function endToEnd(
+  n: number,
+  startWorker: (onTask: (submittedAt: number) => void) => { close(): Promise<unknown> },
+  submit: (now: number) => Promise<unknown>,
+): Promise<Omit<TaskRun, "clientCpuUs" | "serverCpuUs">> {
+  const lat: number[] = [];
+  let resolveAll!: () => void;
+  const all = new Promise<void>((r) => (resolveAll = r));
+  const worker = startWorker((t) => {
+    lat.push(monotonicMs() - t);
+    if (lat.length === n) resolveAll();
+  });
+  const start = monotonicMs();
+  await Promise.all(Array.from({ length: 8 }, async (_, lane) => {
+    for (let i = lane; i < n; i += 8) await submit(monotonicMs());
+  }));
+  await all;
+  const elapsed = monotonicMs() - start;
+  await worker.close();
+  return { perSec: n / (elapsed / 1000), p50: percentile(lat, 50), p99: percentile(lat, 99) };
+}
+
 /** Submit `n` small tasks (8 submitters) and process them with `concurrency` handlers; end-to-end latency per task. */
 export async function runConcord(url: string, n: number, concurrency: number, redis?: Redis): Promise<TaskRun> {
   const c = await connect(url);
   const q = c.tasks(`bench-${Date.now()}`);
   try {
-    return await measured(n, redis, async () => {
-      const lat: number[] = [];
-      let finished = 0;
-      let resolveAll!: () => void;
-      const all = new Promise<void>((r) => (resolveAll = r));
-      const w = q.work({ noop: (p: { t: number }) => { lat.push(monotonicMs() - p.t); if (++finished === n) resolveAll(); } }, { concurrency });
-      const start = monotonicMs();
-      await Promise.all(Array.from({ length: 8 }, async (_, lane) => {
-        for (let i = lane; i < n; i += 8) await q.submit("noop", { t: monotonicMs() });
-      }));
-      await all;
-      const elapsed = monotonicMs() - start;
-      await w.close();
-      return { perSec: n / (elapsed / 1000), p50: percentile(lat, 50), p99: percentile(lat, 99) };
-    });
+    return await measured(n, redis, () =>
+      endToEnd(
+        n,
+        (onTask) => q.work({ noop: (p: { t: number }) => onTask(p.t) }, { concurrency }),
+        (t) => q.submit("noop", { t }),
+      ),
+    );
   } finally {
     await c.close();
     if (redis) await dropKeyspace(redis, url);
@@ -72,21 +90,13 @@ export async function runBullmq(n: number, concurrency: number, redis?: Redis): 
   const name = `bench-${Date.now()}`;
   const queue = new Queue(name, { connection: REDIS });
   try {
-    return await measured(n, redis, async () => {
-      const lat: number[] = [];
-      let finished = 0;
-      let resolveAll!: () => void;
-      const all = new Promise<void>((r) => (resolveAll = r));
-      const worker = new BullWorker(name, async (job) => { lat.push(monotonicMs() - (job.data as { t: number }).t); if (++finished === n) resolveAll(); }, { connection: REDIS, concurrency });
-      const start = monotonicMs();
-      await Promise.all(Array.from({ length: 8 }, async (_, lane) => {
-        for (let i = lane; i < n; i += 8) await queue.add("noop", { t: monotonicMs() }, { removeOnComplete: true });
-      }));
-      await all;
-      const elapsed = monotonicMs() - start;
-      await worker.close();
-      return { perSec: n / (elapsed / 1000), p50: percentile(lat, 50), p99: percentile(lat, 99) };
-    });
+    return await measured(n, redis, () =>
+      endToEnd(
+        n,
+        (onTask) => new BullWorker(name, async (job) => onTask((job.data as { t: number }).t), { connection: REDIS, concurrency }),
+        (t) => queue.add("noop", { t }, { removeOnComplete: true }),
+      ),
+    );
   } finally {
     await queue.obliterate({ force: true });
     await queue.close();

@@ -109,15 +109,25 @@ export class RuntimeDriver implements Driver {
   readonly batch?: Driver["batch"];
   readonly increment?: Driver["increment"];
 
-  #checkPut(key: string, value: Uint8Array, opts: PutOptions): void {
-    checkKey("key", key);
-    checkBytes("value", value);
-    checkVersion("ifVersion", opts.ifVersion);
-    if (opts.lease !== undefined) checkLeaseId("lease", opts.lease);
-    if (opts.guard !== undefined) {
-      checkKey("guard.key", opts.guard.key);
-      checkVersion("guard.version", opts.guard.version);
-    }
+  /** Checks a put's arguments; `at` prefixes the names in errors (an op of a batch). */
+  #checkPut(key: string, value: Uint8Array, opts: PutOptions, at = ""): void {
+    checkKey(`${at}key`, key);
+    checkBytes(`${at}value`, value);
+    checkVersion(`${at}ifVersion`, opts.ifVersion);
+    if (opts.lease !== undefined) checkLeaseId(`${at}lease`, opts.lease);
+    this.#checkGuard(opts.guard, at);
+  }
+
+  #checkDelete(key: string, opts: DeleteOptions, at = ""): void {
+    checkKey(`${at}key`, key);
+    checkVersion(`${at}ifVersion`, opts.ifVersion);
+    this.#checkGuard(opts.guard, at);
+  }
+
+  #checkGuard(guard: PutOptions["guard"], at: string): void {
+    if (guard === undefined) return;
+    checkKey(`${at}guard.key`, guard.key);
+    checkVersion(`${at}guard.version`, guard.version);
   }
 
   #checkBatch(ops: BatchOp[]): void {
@@ -125,17 +135,12 @@ export class RuntimeDriver implements Driver {
     if (ops.length > MAX_BATCH) throw invalid("ops", `${ops.length} ops; the limit is ${MAX_BATCH}`);
     const written = new Set<string>();
     ops.forEach((op, i) => {
-      if (op?.type === "put") this.#checkPut(op.key, op.value, op);
-      else if (op?.type === "delete") {
-        checkKey(`ops[${i}].key`, op.key);
-        checkVersion(`ops[${i}].ifVersion`, op.ifVersion);
-        if (op.guard !== undefined) {
-          checkKey(`ops[${i}].guard.key`, op.guard.key);
-          checkVersion(`ops[${i}].guard.version`, op.guard.version);
-        }
-      } else throw invalid(`ops[${i}].type`, `expected "put" or "delete", got ${String((op as { type?: unknown } | undefined)?.type)}`);
-      if (written.has(op.key)) throw invalid(`ops[${i}].key`, `${op.key} is written by an earlier op of the batch`);
-      if (op.guard && written.has(op.guard.key)) throw invalid(`ops[${i}].guard.key`, `${op.guard.key} is written by an earlier op of the batch`);
+      const at = `ops[${i}].`;
+      if (op?.type === "put") this.#checkPut(op.key, op.value, op, at);
+      else if (op?.type === "delete") this.#checkDelete(op.key, op, at);
+      else throw invalid(`${at}type`, `expected "put" or "delete", got ${String((op as { type?: unknown } | undefined)?.type)}`);
+      if (written.has(op.key)) throw invalid(`${at}key`, `${op.key} is written by an earlier op of the batch`);
+      if (op.guard && written.has(op.guard.key)) throw invalid(`${at}guard.key`, `${op.guard.key} is written by an earlier op of the batch`);
       written.add(op.key);
     });
   }
@@ -202,12 +207,7 @@ export class RuntimeDriver implements Driver {
 
   delete(key: string, opts: DeleteOptions & Sig = {}): Promise<DeleteResult> {
     return this.#run(opts.signal, () => {
-      checkKey("key", key);
-      checkVersion("ifVersion", opts.ifVersion);
-      if (opts.guard !== undefined) {
-        checkKey("guard.key", opts.guard.key);
-        checkVersion("guard.version", opts.guard.version);
-      }
+      this.#checkDelete(key, opts);
       return this.#inner.delete(key, opts);
     });
   }

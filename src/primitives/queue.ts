@@ -4,6 +4,7 @@ import { abortedError, ConcordError } from "../errors.js";
 import { Notifier } from "../internal/deferred.js";
 import type { WatchHub } from "../internal/watch-hub.js";
 import type { LeaseHandle } from "../session.js";
+import { untilAborted } from "../internal/abort.js";
 import { liveQueueView, queueView } from "./queue-view.js";
 
 /** A place in a fair queue: a key attached to a lease, ordered by its createRevision. */
@@ -22,6 +23,11 @@ export interface Ticket {
 
 export function byCreate(a: Entry, b: Entry): number {
   return a.createRevision - b.createRevision;
+}
+
+/** The entries ahead of `createRevision`, first come first. */
+function aheadOf(entries: Entry[], createRevision: number): Entry[] {
+  return entries.filter((e) => e.createRevision < createRevision).sort(byCreate);
 }
 
 /**
@@ -52,43 +58,21 @@ export class FairQueue {
     // Others of this client wait on this queue already: their view of it says who is ahead once it
     // has seen our write, so the write need not read the queue back (a long queue is not free to read).
     const view = liveQueueView(this.#hub, this.prefix);
-    if (view) {
-      view.ref();
-      try {
-        const r = await this.#driver.put(key, value, opts);
-        if (!r.ok) throw new ConcordError("UNAVAILABLE", `queue key ${key} already exists`);
-        const mine = r.entry.createRevision;
-        let aheadAtJoin: Entry[];
-        let aheadAt: number;
-        let seen: Entry[] | undefined;
-        if ((await view.reach(mine, VIEW_WAIT_MS)) && view.has(key)) {
-          aheadAtJoin = view.aheadOf(mine);
-          aheadAt = view.at!;
-        } else {
-          const range = await this.#driver.range(this.prefix, signal ? { signal } : {});
-          aheadAtJoin = range.entries.filter((e) => e.createRevision < mine).sort(byCreate);
-          aheadAt = range.revision;
-          seen = range.entries;
-        }
-        return { key, createRevision: mine, modRevision: r.entry.modRevision, lease, aheadAtJoin, aheadAt, ...(seen ? { seen } : {}) };
-      } finally {
-        view.unref();
-      }
+    view?.ref();
+    try {
+      let r: PutResult;
+      let range: RangeResult | undefined;
+      if (!view && this.#driver.putAndRange) ({ put: r, range } = await this.#driver.putAndRange(key, value, opts, this.prefix));
+      else r = await this.#driver.put(key, value, opts);
+      if (!r.ok) throw new ConcordError("UNAVAILABLE", `queue key ${key} already exists`);
+      const ticket = { key, createRevision: r.entry.createRevision, modRevision: r.entry.modRevision, lease };
+      const mine = ticket.createRevision;
+      if (view && (await view.reach(mine, VIEW_WAIT_MS)) && view.has(key)) return { ...ticket, aheadAtJoin: view.aheadOf(mine), aheadAt: view.at! };
+      range ??= await this.#driver.range(this.prefix, signal ? { signal } : {});
+      return { ...ticket, aheadAtJoin: aheadOf(range.entries, mine), aheadAt: range.revision, seen: range.entries };
+    } finally {
+      view?.unref();
     }
-    let r: PutResult;
-    let range: RangeResult | undefined;
-    if (this.#driver.putAndRange) {
-      const both = await this.#driver.putAndRange(key, value, opts, this.prefix);
-      r = both.put;
-      range = both.range;
-    } else {
-      r = await this.#driver.put(key, value, opts);
-      if (r.ok) range = await this.#driver.range(this.prefix, signal ? { signal } : {});
-    }
-    if (!r.ok || !range) throw new ConcordError("UNAVAILABLE", `queue key ${key} already exists`);
-    const mine = r.entry.createRevision;
-    const aheadAtJoin = range.entries.filter((e) => e.createRevision < mine).sort(byCreate);
-    return { key, createRevision: mine, modRevision: r.entry.modRevision, lease, aheadAtJoin, aheadAt: range.revision, seen: range.entries };
   }
 
   async leave(t: Ticket): Promise<void> {
@@ -125,7 +109,9 @@ export class FairQueue {
           // The view must have seen our join: wait for the stream to bring it, else read again.
           if (!(await view.reach(t.aheadAt, VIEW_WAIT_MS, signal))) {
             if (signal.aborted) throw abortedError(signal);
-            await raceAbort(view.refresh(), signal);
+            await untilAborted(view.refresh(), signal).catch((e: unknown) => {
+              throw signal.aborted ? abortedError(signal) : e;
+            });
           }
           continue;
         }
@@ -144,16 +130,6 @@ export class FairQueue {
       t.lease.signal.removeEventListener("abort", onLost);
     }
   }
-}
-
-/** `p`, or the signal's rejection as soon as it aborts (p is left to finish on its own). */
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortedError(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortedError(signal));
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }
 
 /** How long a join waits for this client's view of the queue to see its write before reading the queue itself. */

@@ -20,8 +20,7 @@ export async function takePlace(
   const { signal, done } = callSignal(opts, ctx.closed);
   try {
     for (;;) {
-      const lease = await ctx.leaseFor(ttlMs, signal);
-      const ticket = await joinOrLeave(queue, lease, value, signal).catch((e: unknown) => lostLease(e, lease));
+      const ticket = await joinLive(ctx, queue, ttlMs, value, signal);
       if (ticket === undefined) continue; // the engine had dropped the lease: queue with a fresh one
       try {
         await queue.waitUntil(ticket, blockers, signal);
@@ -71,6 +70,12 @@ async function joinOrLeave(queue: FairQueue, lease: LeaseHandle, value: Uint8Arr
   throw abortedError(signal);
 }
 
+/** Joins under the client's live lease; undefined if the engine had dropped that lease (see {@link lostLease}). */
+async function joinLive(ctx: Context, queue: FairQueue, ttlMs: number | undefined, value: Uint8Array, signal: AbortSignal): Promise<Ticket | undefined> {
+  const lease = await ctx.leaseFor(ttlMs, signal);
+  return joinOrLeave(queue, lease, value, signal).catch((e: unknown) => lostLease(e, lease));
+}
+
 /**
  * A join refused with `NOT_HELD` used a lease the engine has dropped (revoked, or expired while this
  * process had not heard yet): the lease is marked lost here too, so every handle on it learns it and
@@ -96,12 +101,8 @@ export async function tryTakePlace(
 ): Promise<Ticket | undefined> {
   const { signal, done } = callSignal(opts, ctx.closed);
   try {
-    let lease = await ctx.leaseFor(ttlMs, signal);
-    let ticket = await joinOrLeave(queue, lease, value, signal).catch((e: unknown) => lostLease(e, lease));
-    if (ticket === undefined) {
-      lease = await ctx.leaseFor(ttlMs, signal);
-      ticket = await joinOrLeave(queue, lease, value, signal);
-    }
+    // Once more with a fresh lease if the engine had dropped the first; a second refusal is the caller's.
+    const ticket = (await joinLive(ctx, queue, ttlMs, value, signal)) ?? (await joinOrLeave(queue, await ctx.leaseFor(ttlMs, signal), value, signal));
     if (blockers(ticket.aheadAtJoin).length === 0) return ticket;
     await queue.leave(ticket);
     return undefined;

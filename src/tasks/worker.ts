@@ -404,8 +404,6 @@ export class Worker implements AsyncDisposable {
     const { driver } = this.#ctx;
     const next: TaskRecord = { ...rec, ...outcome };
     if (next.state === "done" || next.state === "failed") next.finishedAt = this.#ctx.clock.now();
-    let retryIndex = next.state === "delayed" || next.state === "waiting" ? this.#keys.indexEntry(next.priority, next.runAt, next.id) : undefined;
-    if (retryIndex === claim.key) retryIndex = undefined; // due at the very same entry: put it back below
     if ((next.state === "done" || next.state === "failed") && driver.batch) {
       // The outcome fenced by the claim and the claim's deletion, together (nothing if the claim is lost).
       await driver.batch([
@@ -414,6 +412,8 @@ export class Worker implements AsyncDisposable {
       ]);
       return;
     }
+    let retryIndex = next.state === "delayed" || next.state === "waiting" ? this.#keys.indexEntry(next.priority, next.runAt, next.id) : undefined;
+    if (retryIndex === claim.key) retryIndex = undefined; // due at the very same entry: put it back below
     if (retryIndex) await driver.put(retryIndex, EMPTY);
     const w = await driver.put(this.#keys.record(rec.id), jsonCodec.encode(next), { guard: { key: claim.key, version: claim.version } });
     if (!w.ok) {

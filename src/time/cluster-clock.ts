@@ -34,9 +34,7 @@ export class ClusterClock {
     const sample = this.#driver.timeSample;
     if (sample) {
       // The driver keeps its own estimate of the engine's clock: one reading, its error as it says.
-      const s = await sample.call(this.#driver, opts.signal ? { signal: opts.signal } : {});
-      const offset = s.ms - this.#local();
-      return { ms: this.#local() + offset, uncertaintyMs: s.uncertaintyMs };
+      return sample.call(this.#driver, opts.signal ? { signal: opts.signal } : {});
     }
     let best: { offset: number; delay: number } | undefined;
     const resolution = this.#driver.timeResolutionMs ?? 1;

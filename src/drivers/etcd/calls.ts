@@ -1,5 +1,6 @@
 import { abortedError, closedError } from "../../errors.js";
-import { pause, untilAborted } from "./abort.js";
+import { untilAborted } from "../../internal/abort.js";
+import { pause } from "./abort.js";
 import { isTransient, toConcordError } from "./errors.js";
 
 /** Attempts of a call that is safe to repeat (reads, lease calls) across members. */

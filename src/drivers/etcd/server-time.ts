@@ -3,6 +3,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
 import { performance } from "node:perf_hooks";
 import { abortedError, ConcordError } from "../../errors.js";
+import { untilAborted } from "../../internal/abort.js";
 import { toConcordError } from "./errors.js";
 
 /** TLS material for members served over https (the same the gRPC client uses). */
@@ -205,13 +206,8 @@ export class MemberClocks {
         },
       );
     }
-    const p = this.#calibrating;
-    if (!signal) return p;
-    if (signal.aborted) throw abortedError(signal);
-    return new Promise<Calibration>((resolve, reject) => {
-      const onAbort = (): void => reject(abortedError(signal));
-      signal.addEventListener("abort", onAbort, { once: true });
-      p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    return untilAborted(this.#calibrating, signal).catch((e: unknown) => {
+      throw signal?.aborted ? abortedError(signal) : e;
     });
   }
 

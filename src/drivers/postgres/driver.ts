@@ -178,6 +178,10 @@ export class PostgresDriver implements Driver {
     return [key, value, opts.ifVersion ?? null, lease, opts.guard?.key ?? null, opts.guard?.version ?? null, this.#now()];
   }
 
+  #deleteArgs(key: string, opts: DeleteOptions): unknown[] {
+    return [key, opts.ifVersion ?? null, opts.guard?.key ?? null, opts.guard?.version ?? null];
+  }
+
   async put(key: string, value: Uint8Array, opts: PutOptions = {}): Promise<PutResult> {
     const rows = await this.#query<KindRow>(this.#q.put, this.#putArgs(key, value, opts));
     return this.#wroteIf(putResult(key, value, opts, rows[0]));
@@ -220,8 +224,7 @@ export class PostgresDriver implements Driver {
           const rows = (await client.query<KindRow>({ name: this.#q.put.name, text: this.#q.put.text, values: this.#putArgs(op.key, op.value, op) })).rows;
           r = putResult(op.key, op.value, op, rows[0]);
         } else {
-          const args = [op.key, op.ifVersion ?? null, op.guard?.key ?? null, op.guard?.version ?? null];
-          r = deleteResult((await client.query<KindRow>({ name: this.#q.delete.name, text: this.#q.delete.text, values: args })).rows[0]);
+          r = deleteResult((await client.query<KindRow>({ name: this.#q.delete.name, text: this.#q.delete.text, values: this.#deleteArgs(op.key, op) })).rows[0]);
         }
         if (!r.ok) {
           await client.query("ROLLBACK");
@@ -250,8 +253,7 @@ export class PostgresDriver implements Driver {
   }
 
   async delete(key: string, opts: DeleteOptions = {}): Promise<DeleteResult> {
-    const args = [key, opts.ifVersion ?? null, opts.guard?.key ?? null, opts.guard?.version ?? null];
-    const r = deleteResult((await this.#query<KindRow>(this.#q.delete, args))[0]);
+    const r = deleteResult((await this.#query<KindRow>(this.#q.delete, this.#deleteArgs(key, opts)))[0]);
     if (r.ok) this.#wrote(r.revision);
     return r;
   }

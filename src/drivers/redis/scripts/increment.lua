@@ -10,14 +10,5 @@ if cur then
 end
 if math.abs(n + delta) > 9007199254740991 then return {'OVERFLOW'} end
 local value = str(n + delta)
-local rev = revision() + 1
-local create = rev
-if cur then create = cur[3] end
-append(rev, {'t', 'p', 'k', key, 'v', value, 'c', str(create)})
-redis.call('HSET', kv(key), 'v', value, 'c', str(create), 'm', str(rev))
-if cur and cur[5] ~= '' then
-  redis.call('HDEL', kv(key), 'l')
-  redis.call('SREM', lease_keys(cur[5]), key)
-end
-if not cur then redis.call('ZADD', K_KEYS, 0, key) end
+local create, rev = write_entry(key, value, '', cur)
 return {key, value, create, rev, ''}

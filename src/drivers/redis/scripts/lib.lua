@@ -52,6 +52,43 @@ local function append(rev, fields)
     str(rev) .. ' ' .. fields[2] .. ' ' .. create .. ' ' .. #key .. ' ' .. #lease .. '\n' .. key .. lease .. value)
 end
 
+-- nil if a write attached to `lease` ('' = none) may go ahead, else the refusal {3}: the lease has
+-- expired or is unknown.
+local function check_lease(lease)
+  if lease == '' then return nil end
+  local deadline = redis.call('ZSCORE', K_LEASES, lease)
+  if not deadline or tonumber(deadline) <= now_ms() then return {3} end
+  return nil
+end
+
+-- Writes `value` to `key` (as it is now: `cur`, from read_entry), attached to `lease` ('' = none), as
+-- one revision with its own log entry; returns its createRevision and modRevision.
+local function write_entry(key, value, lease, cur)
+  local rev = revision() + 1
+  local create = rev
+  if cur then create = cur[3] end
+  local fields = {'t', 'p', 'k', key, 'v', value, 'c', str(create)}
+  if lease ~= '' then
+    fields[#fields + 1] = 'l'
+    fields[#fields + 1] = lease
+  end
+  append(rev, fields)
+  if lease ~= '' then
+    redis.call('HSET', kv(key), 'v', value, 'c', str(create), 'm', str(rev), 'l', lease)
+  else
+    redis.call('HSET', kv(key), 'v', value, 'c', str(create), 'm', str(rev))
+    if cur and cur[5] ~= '' then redis.call('HDEL', kv(key), 'l') end
+  end
+  if not cur then redis.call('ZADD', K_KEYS, 0, key) end
+  local old = ''
+  if cur then old = cur[5] end
+  if old ~= lease then
+    if old ~= '' then redis.call('SREM', lease_keys(old), key) end
+    if lease ~= '' then redis.call('SADD', lease_keys(lease), key) end
+  end
+  return create, rev
+end
+
 -- Deletes a live key as one revision with its own log entry; returns the revision.
 local function delete_entry(key, lease)
   local rev = revision() + 1
