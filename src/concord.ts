@@ -7,6 +7,7 @@ import { checkTtl } from "./driver/validate.js";
 import { ConcordError, closedError, invalid } from "./errors.js";
 import { type Clock, systemClock } from "./internal/clock.js";
 import { checkName } from "./internal/names.js";
+import { BatchCoalescer } from "./internal/batch-coalescer.js";
 import { WatchHub } from "./internal/watch-hub.js";
 import { Counter } from "./primitives/counter.js";
 import { Election, type ElectionOptions } from "./primitives/election.js";
@@ -73,9 +74,11 @@ export class Concord implements AsyncDisposable {
     this.#session = new Session(driver, { ttlMs: this.ttlMs, clock });
     const ns = `${this.namespace}/`;
     this.#hub = new WatchHub(driver, ns, clock);
+    const coalescer = driver.batch ? new BatchCoalescer(driver.batch.bind(driver)) : undefined;
     this.#ctx = {
       driver,
       hub: this.#hub,
+      batch: coalescer && ((ops) => coalescer.batch(ops)),
       clock,
       ns,
       clientId: this.id,

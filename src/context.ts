@@ -1,5 +1,5 @@
 import type { Codec } from "./codec.js";
-import type { Driver, Guard } from "./driver/types.js";
+import type { BatchOp, BatchResult, Driver, Guard } from "./driver/types.js";
 import { ConcordError, invalid } from "./errors.js";
 import type { Clock } from "./internal/clock.js";
 import type { WatchHub } from "./internal/watch-hub.js";
@@ -9,6 +9,12 @@ import type { LeaseHandle } from "./session.js";
 export interface Context {
   readonly driver: Driver;
   readonly hub: WatchHub;
+  /**
+   * The driver's batch, where it offers one, sent with the other batches asked for in the same turn
+   * of the event loop as one engine call (see BatchCoalescer). Takes no signal: a call that must be
+   * abortable goes to `driver.batch` itself.
+   */
+  readonly batch: ((ops: BatchOp[]) => Promise<BatchResult>) | undefined;
   readonly clock: Clock;
   /** Key prefix of this client's namespace, ending in `/`. */
   readonly ns: string;

@@ -107,9 +107,11 @@ export class TaskQueue {
     const bytes = encodeValue(this.#ctx, jsonCodec, record);
     const sig = opts.signal ? { signal: opts.signal } : {};
     const index = this.#keys.indexEntry(priority, record.runAt, id);
-    if (this.#ctx.driver.batch) {
-      // Both writes in one atomic step where the driver can; a clash on the index entry takes the long way.
-      const b = await this.#ctx.driver.batch([{ type: "put", key: index, value: EMPTY, ifVersion: 0 }, { type: "put", key: this.#keys.record(id), value: bytes, ifVersion: 0 }], sig);
+    const batch = opts.signal ? this.#ctx.driver.batch?.bind(this.#ctx.driver) : this.#ctx.batch;
+    if (batch) {
+      // Both writes in one atomic step where the driver can (with other submits of this turn, unless
+      // this one may be aborted); a clash on the index entry takes the long way.
+      const b = await batch([{ type: "put", key: index, value: EMPTY, ifVersion: 0 }, { type: "put", key: this.#keys.record(id), value: bytes, ifVersion: 0 }], sig);
       if (b.ok) return record;
       // A duplicate id: nothing was written, the first submit stands.
       if (b.failed === 1 && !b.result.ok && "current" in b.result && b.result.current) return decodeRecord(b.result.current);

@@ -19,6 +19,8 @@ const PAGES = 8;
 const RECOVER_EVERY_MS = 60_000;
 /** An index entry whose record is still missing this long after it fell due was left by a crashed submit. */
 const STALE_AFTER_MS = 60_000;
+/** How long a claim waits for the watch to carry a new task's record before it reads the record itself. */
+const FRESH_MS = 2_000;
 /** Runnable records remembered from the watch, at most. */
 const CACHE_MAX = 20_000;
 
@@ -236,6 +238,7 @@ export class Worker implements AsyncDisposable {
         }
         if (this.#running.has(id) || this.#foreign.has(id)) continue;
         if (runAt > now) nextDue = Math.min(nextDue, runAt);
+        else if (this.#unheard(id, e, runAt, now)) continue; // its record's event will wake us, and it takes one call to claim then
         else due.push({ id, key: e.key, version: e.modRevision });
       }
       if (!index.more || due.length >= free) break;
@@ -260,6 +263,17 @@ export class Worker implements AsyncDisposable {
     return nextDue;
   }
 
+  /**
+   * True for a fresh index entry whose record the watch has not carried yet: the record is written
+   * after the entry (in the same batch, or just after), so its event is on the way, unless its
+   * submit failed half-way; a claim now would have to read the record. After FRESH_MS it is
+   * claimed the long way all the same.
+   */
+  #unheard(id: string, e: Entry, runAt: number, now: number): boolean {
+    const heard = this.#ctx.hub.position;
+    return !this.#seen.has(id) && heard !== undefined && heard <= e.modRevision && now - runAt < FRESH_MS;
+  }
+
   async #tryClaim(id: string, indexKey: string, indexVersion: number): Promise<void> {
     const { driver } = this.#ctx;
     const lease = await this.#ctx.leaseFor(this.#claimTtlMs);
@@ -267,7 +281,7 @@ export class Worker implements AsyncDisposable {
     // spent) together, from the record as the watch carried it; anything unusual takes the long way.
     const h0 = this.#seen.get(id);
     if (
-      driver.batch &&
+      this.#ctx.batch &&
       h0 &&
       h0.state !== "done" &&
       h0.state !== "failed" &&
@@ -277,7 +291,7 @@ export class Worker implements AsyncDisposable {
     ) {
       const { version, ...record } = h0;
       const active: TaskRecord = { ...record, attempt: record.attempt + 1, state: "active" };
-      const b = await driver.batch([
+      const b = await this.#ctx.batch([
         { type: "put", key: indexKey, value: this.#token, ifVersion: indexVersion, lease: lease.id },
         { type: "put", key: this.#keys.record(id), value: jsonCodec.encode(active), ifVersion: version },
       ]);
@@ -404,9 +418,9 @@ export class Worker implements AsyncDisposable {
     const { driver } = this.#ctx;
     const next: TaskRecord = { ...rec, ...outcome };
     if (next.state === "done" || next.state === "failed") next.finishedAt = this.#ctx.clock.now();
-    if ((next.state === "done" || next.state === "failed") && driver.batch) {
+    if ((next.state === "done" || next.state === "failed") && this.#ctx.batch) {
       // The outcome fenced by the claim and the claim's deletion, together (nothing if the claim is lost).
-      await driver.batch([
+      await this.#ctx.batch([
         { type: "put", key: this.#keys.record(rec.id), value: jsonCodec.encode(next), guard: { key: claim.key, version: claim.version } },
         { type: "delete", key: claim.key, ifVersion: claim.version },
       ]);

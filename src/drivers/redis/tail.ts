@@ -28,32 +28,41 @@ export interface TailSource {
   revision(): Promise<number>;
 }
 
-const SPACE = 0x20;
 const NEWLINE = 0x0a;
 
 /**
- * Decodes one published change, "rev type create keyBytes leaseBytes\n" then the key, the lease
- * and the value (see `append` in scripts/lib.lua); undefined if it is not one.
+ * Decodes a published message: one change or several in a row, each "rev type create keyBytes
+ * leaseBytes valueBytes\n" then the key, the lease and the value (see `append` in
+ * scripts/lib.lua); undefined if it is not that.
  */
-export function decodeChange(msg: Buffer): WatchEvent | undefined {
-  const nl = msg.indexOf(NEWLINE);
-  if (nl < 0) return undefined;
-  const head = msg.toString("latin1", 0, nl).split(String.fromCharCode(SPACE));
-  if (head.length !== 5) return undefined;
-  const revision = Number(head[0]);
-  const keyBytes = Number(head[3]);
-  const leaseBytes = Number(head[4]);
-  if (!Number.isSafeInteger(revision) || !Number.isSafeInteger(keyBytes) || !Number.isSafeInteger(leaseBytes)) return undefined;
-  const keyEnd = nl + 1 + keyBytes;
-  const leaseEnd = keyEnd + leaseBytes;
-  if (leaseEnd > msg.length) return undefined;
-  const key = msg.toString("utf8", nl + 1, keyEnd);
-  if (head[1] === "d") return { type: "delete", key, revision };
-  if (head[1] !== "p") return undefined;
-  const lease = leaseBytes > 0 ? msg.toString("utf8", keyEnd, leaseEnd) : undefined;
-  // A copy: the caller owns it, and the message buffer may be a view of a larger one.
-  const entry = { key, value: new Uint8Array(msg.subarray(leaseEnd)), createRevision: Number(head[2]), modRevision: revision, lease };
-  return { type: "put", key, revision, entry };
+export function decodeChanges(msg: Buffer): WatchEvent[] | undefined {
+  const out: WatchEvent[] = [];
+  let at = 0;
+  while (at < msg.length) {
+    const nl = msg.indexOf(NEWLINE, at);
+    if (nl < 0) return undefined;
+    const head = msg.toString("latin1", at, nl).split(" ");
+    if (head.length !== 6) return undefined;
+    const revision = Number(head[0]);
+    const keyBytes = Number(head[3]);
+    const leaseBytes = Number(head[4]);
+    const valueBytes = Number(head[5]);
+    if (!Number.isSafeInteger(revision) || !Number.isSafeInteger(keyBytes) || !Number.isSafeInteger(leaseBytes) || !Number.isSafeInteger(valueBytes)) return undefined;
+    const keyEnd = nl + 1 + keyBytes;
+    const leaseEnd = keyEnd + leaseBytes;
+    const end = leaseEnd + valueBytes;
+    if (end > msg.length) return undefined;
+    const key = msg.toString("utf8", nl + 1, keyEnd);
+    if (head[1] === "d") out.push({ type: "delete", key, revision });
+    else if (head[1] === "p") {
+      const lease = leaseBytes > 0 ? msg.toString("utf8", keyEnd, leaseEnd) : undefined;
+      // A copy: the caller owns it, and the message buffer may be a view of a larger one.
+      const entry = { key, value: new Uint8Array(msg.subarray(leaseEnd, end)), createRevision: Number(head[2]), modRevision: revision, lease };
+      out.push({ type: "put", key, revision, entry });
+    } else return undefined;
+    at = end;
+  }
+  return out;
 }
 
 /**
@@ -193,15 +202,15 @@ export class LogTail {
   }
 
   #receive(msg: Buffer): void {
-    const ev = decodeChange(msg);
-    if (ev === undefined) {
+    const evs = decodeChanges(msg);
+    if (evs === undefined) {
       // Not ours to read: keep nothing from before it, so no watch skips a change.
       this.#reset(undefined);
     } else if (this.#pending) {
-      this.#pending.push(ev);
+      this.#pending.push(...evs);
       return;
     } else {
-      this.#add(ev);
+      for (const ev of evs) this.#add(ev);
     }
     this.changed.notify();
   }

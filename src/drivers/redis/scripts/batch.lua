@@ -18,6 +18,7 @@ for i, op in ipairs(ops) do
   end
 end
 local out = {1}
+begin_batch()
 for _, op in ipairs(ops) do
   if op.t == 'd' then
     out[#out + 1] = {1, delete_entry(op.key, op.cur[5]), op.cur}
@@ -26,4 +27,5 @@ for _, op in ipairs(ops) do
     out[#out + 1] = {1, create, rev}
   end
 end
+end_batch()
 return out

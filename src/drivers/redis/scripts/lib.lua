@@ -30,7 +30,13 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local function revision() return tonumber(redis.call('GET', K_REV) or '0') end
+-- While a batch runs (see begin_batch): the last revision it wrote, and its changes to publish.
+local BATCH = nil
+
+local function revision()
+  if BATCH and BATCH.rev then return BATCH.rev end
+  return tonumber(redis.call('GET', K_REV) or '0')
+end
 
 -- An entry as a reply: {key, value, createRevision, modRevision, lease or ''}; nil if absent.
 local function read_entry(key)
@@ -42,14 +48,40 @@ end
 -- Records revision `rev`. The log entry goes first: XADD is the write that can fail (a stream
 -- ahead of the counter), and a script's earlier writes are not rolled back when a later one fails.
 -- The change is also published, so watching clients get it pushed with no command of their own
--- (see ../tail.ts): "rev type create keyBytes leaseBytes\n" then the key, the lease and the value.
+-- (see ../tail.ts): "rev type create keyBytes leaseBytes valueBytes\n" then the key, the lease and
+-- the value; one message may carry several changes, one after the other.
 -- pcall: a user whose ACL forbids the channel still writes (its watches then tail the stream).
 local function append(rev, fields)
-  redis.call('XADD', K_LOG, 'MAXLEN', '~', HISTORY, str(rev) .. '-0', unpack(fields))
-  redis.call('SET', K_REV, str(rev))
   local key, value, create, lease = fields[4], fields[6] or '', fields[8] or '', fields[10] or ''
-  redis.pcall('PUBLISH', K_CHANGES,
-    str(rev) .. ' ' .. fields[2] .. ' ' .. create .. ' ' .. #key .. ' ' .. #lease .. '\n' .. key .. lease .. value)
+  local change = str(rev) .. ' ' .. fields[2] .. ' ' .. create .. ' ' .. #key .. ' ' .. #lease .. ' ' .. #value .. '\n' .. key .. lease .. value
+  if not BATCH then
+    redis.call('XADD', K_LOG, 'MAXLEN', '~', HISTORY, str(rev) .. '-0', unpack(fields))
+    redis.call('SET', K_REV, str(rev))
+    redis.pcall('PUBLISH', K_CHANGES, change)
+    return
+  end
+  local added = redis.pcall('XADD', K_LOG, 'MAXLEN', '~', HISTORY, str(rev) .. '-0', unpack(fields))
+  if type(added) == 'table' and added.err then
+    -- The batch's earlier writes stay: count them, so the counter never falls behind the log.
+    if BATCH.rev then redis.call('SET', K_REV, str(BATCH.rev)) end
+    BATCH = nil
+    error(added)
+  end
+  BATCH.rev = rev
+  BATCH.changes[#BATCH.changes + 1] = change
+end
+
+-- From here until end_batch, the revision counter is kept in the script and set once, and the
+-- changes are published as one message (one for each watching client to receive and decode,
+-- instead of one per op).
+local function begin_batch() BATCH = {changes = {}} end
+
+local function end_batch()
+  if BATCH.rev then
+    redis.call('SET', K_REV, str(BATCH.rev))
+    redis.pcall('PUBLISH', K_CHANGES, table.concat(BATCH.changes))
+  end
+  BATCH = nil
 end
 
 -- nil if a write attached to `lease` ('' = none) may go ahead, else the refusal {3}: the lease has

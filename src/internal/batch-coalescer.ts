@@ -1,0 +1,100 @@
+import type { BatchOp, BatchResult, Driver } from "../driver/types.js";
+
+/** The most ops one batch may carry (the runtime's limit). */
+const MAX_OPS = 64;
+
+interface Pending {
+  ops: BatchOp[];
+  resolve: (r: BatchResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Sends the batches asked for within one turn of the event loop as one: a worker finishing twenty
+ * tasks at once, or eight submitters answered by the same reply, make one engine call (one round
+ * trip, one socket write; on the SQL engines one commit) instead of twenty.
+ *
+ * Safe because batches asked for concurrently have no order between them, and the merged batch
+ * means what the separate ones would: groups are merged only when none names a key (as its key or
+ * its guard) that another writes, every condition is judged before anything is written, and each op
+ * keeps its own revision and watch event. When a condition fails nothing is written: the group it
+ * belongs to gets that failure (exactly what it would have got alone, at that instant) and the
+ * others are sent again. An error reaches every group of the call (the outcome is unknown for all).
+ */
+export class BatchCoalescer {
+  readonly #batch: NonNullable<Driver["batch"]>;
+  #pending: Pending[] = [];
+  #scheduled = false;
+
+  constructor(batch: NonNullable<Driver["batch"]>) {
+    this.#batch = batch;
+  }
+
+  /** Like `driver.batch(ops)`, sent with whatever else is asked for in this turn. */
+  batch(ops: BatchOp[]): Promise<BatchResult> {
+    return new Promise<BatchResult>((resolve, reject) => {
+      this.#pending.push({ ops, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        // After every promise continuation of this turn has run, so they all get in.
+        process.nextTick(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const pending = this.#pending;
+    this.#pending = [];
+    let group: Pending[] = [];
+    let size = 0;
+    let written = new Set<string>();
+    let named = new Set<string>();
+    for (const p of pending) {
+      if (p.ops.length > MAX_OPS) {
+        this.#send([p]); // the runtime refuses it with the reason
+        continue;
+      }
+      const clash = p.ops.some((op) => named.has(op.key) || (op.guard !== undefined && written.has(op.guard.key)));
+      if (size + p.ops.length > MAX_OPS || clash) {
+        this.#send(group);
+        group = [];
+        size = 0;
+        written = new Set();
+        named = new Set();
+      }
+      group.push(p);
+      size += p.ops.length;
+      for (const op of p.ops) {
+        written.add(op.key);
+        named.add(op.key);
+        if (op.guard) named.add(op.guard.key);
+      }
+    }
+    this.#send(group);
+  }
+
+  #send(group: Pending[]): void {
+    if (group.length === 0) return;
+    if (group.length === 1) {
+      const [p] = group as [Pending];
+      this.#batch(p.ops).then(p.resolve, p.reject);
+      return;
+    }
+    this.#batch(group.flatMap((p) => p.ops)).then(
+      (r) => {
+        let at = 0;
+        for (const p of group) {
+          const end = at + p.ops.length;
+          if (r.ok) p.resolve({ ok: true, results: r.results.slice(at, end) });
+          else if (r.failed >= at && r.failed < end) p.resolve({ ok: false, failed: r.failed - at, result: r.result });
+          else this.batch(p.ops).then(p.resolve, p.reject); // nothing of it was written: again
+          at = end;
+        }
+      },
+      (e: unknown) => {
+        for (const p of group) p.reject(e);
+      },
+    );
+  }
+}
