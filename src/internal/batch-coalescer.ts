@@ -1,4 +1,5 @@
 import type { BatchOp, BatchResult, Driver } from "../driver/types.js";
+import { isConcordError } from "../errors.js";
 
 /** The most ops one batch may carry (the runtime's limit). */
 const MAX_OPS = 64;
@@ -19,7 +20,9 @@ interface Pending {
  * its guard) that another writes, every condition is judged before anything is written, and each op
  * keeps its own revision and watch event. When a condition fails nothing is written: the group it
  * belongs to gets that failure (exactly what it would have got alone, at that instant) and the
- * others are sent again. An error reaches every group of the call (the outcome is unknown for all).
+ * others are sent again. Bad input is refused before anything is written, so then each group goes
+ * alone and only the bad one hears of it; any other error reaches every group of the call (the
+ * outcome is unknown for all).
  */
 export class BatchCoalescer {
   readonly #batch: NonNullable<Driver["batch"]>;
@@ -93,7 +96,9 @@ export class BatchCoalescer {
         }
       },
       (e: unknown) => {
-        for (const p of group) p.reject(e);
+        // Refused before anything was written: each alone, so only the bad one hears of it.
+        if (isConcordError(e, "INVALID_ARGUMENT")) for (const p of group) this.#send([p]);
+        else for (const p of group) p.reject(e);
       },
     );
   }

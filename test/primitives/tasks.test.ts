@@ -42,6 +42,23 @@ for (const name of engineNames()) {
       await w.close();
     });
 
+    it("the same id submitted many times at once, from two clients, is one task", async () => {
+      const a = await open();
+      const b = await open();
+      const qa = a.tasks("idem-race");
+      const qb = b.tasks("idem-race");
+      const submitted = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? qa : qb).submit("k", { v: i }, { id: "dup" })));
+      // Every submit answers with the one task that stands: whichever came first.
+      expect(new Set(submitted.map((t) => JSON.stringify(t.payload))).size).toBe(1);
+      expect(await qa.stats()).toMatchObject({ waiting: 1 });
+      let runs = 0;
+      const w = qa.work({ k: () => void runs++ });
+      await qa.result("dup", { timeoutMs: 10_000 });
+      await sleep(50);
+      expect(runs).toBe(1);
+      await w.close();
+    });
+
     it("retries with backoff up to `attempts`, then dead-letters with the error", async () => {
       const a = await open();
       const q = a.tasks("retry");

@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BatchOp, BatchResult, Driver } from "../../src/driver/types.js";
+import { BatchCoalescer } from "../../src/internal/batch-coalescer.js";
+import { engine, engineNames, type EngineUnderTest } from "../helpers/engines.js";
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+const dec = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : new TextDecoder().decode(b));
+
+// Only engines whose driver offers batch; the others never coalesce.
+const OFFERS_BATCH = new Set(["sqlite", "redis", "postgres"]);
+
+for (const name of engineNames().filter((n) => OFFERS_BATCH.has(n))) {
+  describe(`BatchCoalescer (${name})`, () => {
+    let eng: EngineUnderTest;
+    let driver: Driver;
+    /** The ops of every call that reached the driver. */
+    let calls: BatchOp[][];
+    let coalescer: BatchCoalescer;
+    let n = 0;
+    const key = (k: string): string => `coalesce/${n}/${k}`;
+
+    beforeAll(async () => {
+      eng = engine(name);
+      driver = await eng.open();
+      coalescer = new BatchCoalescer((ops) => {
+        calls.push(ops);
+        return driver.batch!(ops);
+      });
+    });
+    afterAll(async () => {
+      await driver.close();
+      eng.cleanup();
+    });
+    const fresh = (): void => {
+      n++;
+      calls = [];
+    };
+
+    it("batches asked for in one turn reach the engine as one call, each with its own results and revisions", async () => {
+      fresh();
+      const rs = await Promise.all(Array.from({ length: 10 }, (_, i) => coalescer.batch([{ type: "put", key: key(`a${i}`), value: enc(`v${i}`) }, { type: "put", key: key(`b${i}`), value: enc(`w${i}`), ifVersion: 0 }])));
+      expect(calls).toHaveLength(1);
+      expect(calls[0]).toHaveLength(20);
+      const revisions = rs.flatMap((r) => (r.ok ? r.results.map((x) => (x.ok && "entry" in x ? x.entry.modRevision : -1)) : [-1]));
+      expect(revisions.every((x, i) => i === 0 || x === revisions[i - 1]! + 1)).toBe(true);
+      for (let i = 0; i < 10; i++) expect(dec((await driver.get(key(`b${i}`)))?.value)).toBe(`w${i}`);
+    });
+
+    it("a failed condition fails only its own batch; the others are written", async () => {
+      fresh();
+      await driver.put(key("taken"), enc("first"));
+      const [a, b, c] = await Promise.all([
+        coalescer.batch([{ type: "put", key: key("x"), value: enc("1") }]),
+        coalescer.batch([{ type: "put", key: key("y"), value: enc("2") }, { type: "put", key: key("taken"), value: enc("second"), ifVersion: 0 }]),
+        coalescer.batch([{ type: "put", key: key("z"), value: enc("3") }]),
+      ]);
+      expect(a!.ok).toBe(true);
+      expect(c!.ok).toBe(true);
+      expect(b).toMatchObject({ ok: false, failed: 1 });
+      expect(dec((b as Extract<BatchResult, { ok: false }>).result.current?.value)).toBe("first");
+      expect(await driver.get(key("y"))).toBeUndefined(); // nothing of the failed batch
+      expect(dec((await driver.get(key("x")))?.value)).toBe("1");
+      expect(dec((await driver.get(key("z")))?.value)).toBe("3");
+      expect(dec((await driver.get(key("taken")))?.value)).toBe("first");
+    });
+
+    it("batches naming the same key are not merged: the second sees what the first wrote", async () => {
+      fresh();
+      const [first, second] = await Promise.all([
+        coalescer.batch([{ type: "put", key: key("once"), value: enc("a"), ifVersion: 0 }]),
+        coalescer.batch([{ type: "put", key: key("once"), value: enc("b"), ifVersion: 0 }]),
+      ]);
+      expect(calls).toHaveLength(2);
+      expect(first!.ok).toBe(true);
+      expect(second).toMatchObject({ ok: false, failed: 0 });
+      expect(dec((await driver.get(key("once")))?.value)).toBe("a");
+    });
+
+    it("more ops than one batch may carry go as several calls, all of them written", async () => {
+      fresh();
+      const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => coalescer.batch([{ type: "put", key: key(`m${i}`), value: enc("x") }, { type: "put", key: key(`n${i}`), value: enc("y") }])));
+      expect(rs.every((r) => r.ok)).toBe(true);
+      expect(calls.length).toBe(2);
+      expect(calls.every((c) => c.length <= 64)).toBe(true);
+    });
+
+    it("bad input in one batch is refused by name and does not take the others down", async () => {
+      fresh();
+      const [good, bad] = await Promise.allSettled([
+        coalescer.batch([{ type: "put", key: key("fine"), value: enc("1") }]),
+        coalescer.batch([{ type: "put", key: "", value: enc("2") }]),
+      ]);
+      expect(good.status).toBe("fulfilled");
+      expect(bad.status).toBe("rejected");
+      expect(String((bad as PromiseRejectedResult).reason)).toMatch(/key/);
+      expect(dec((await driver.get(key("fine")))?.value)).toBe("1");
+    });
+  });
+}
