@@ -50,7 +50,11 @@ export function checkFence(fence: unknown): Fence | undefined {
 
 /** Encodes with the size limit applied the same way on every engine. */
 export function encodeValue<T>(ctx: Context, codec: Codec<T>, value: T): Uint8Array {
-  const bytes = codec.encode(value);
+  return checkValueSize(ctx, codec.encode(value));
+}
+
+/** Returns `bytes`, or throws `TOO_LARGE` if they are over the client's `maxValueBytes`. */
+export function checkValueSize(ctx: Context, bytes: Uint8Array): Uint8Array {
   if (bytes.length > ctx.maxValueBytes) {
     throw new ConcordError("TOO_LARGE", `value: ${bytes.length} bytes encoded is over the limit of ${ctx.maxValueBytes} (maxValueBytes)`);
   }

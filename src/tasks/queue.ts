@@ -1,24 +1,17 @@
 import { randomUUID } from "node:crypto";
-import { jsonCodec } from "../codec.js";
-import { type CallOptions, type Context, encodeValue } from "../context.js";
-import type { Entry } from "../driver/types.js";
-import { ConcordError, invalid } from "../errors.js";
+import { type CallOptions, type Context, checkValueSize } from "../context.js";
+import { invalid } from "../errors.js";
 import { checkName } from "../internal/names.js";
 import { waitFor } from "../primitives/wait-for.js";
 import { nextCron, parseCron } from "./cron.js";
 import { TaskKeys } from "./keys.js";
+import { decodeRecord, encodeRecord } from "./record.js";
 import type { BackoffOptions, Handler, QueueStats, SubmitOptions, TaskRecord, WorkOptions } from "./types.js";
 import { Worker } from "./worker.js";
 
 const EMPTY = new Uint8Array();
 /** Missed ticks of an `everyMs` schedule submitted late, at most. */
 const CATCH_UP = 10;
-
-export function decodeRecord(e: Entry): TaskRecord & { version: number } {
-  const r = jsonCodec.decode(e.value) as TaskRecord;
-  if (typeof r !== "object" || r === null || typeof r.id !== "string") throw new ConcordError("CORRUPT", `task record ${e.key} is malformed`);
-  return { ...r, version: e.modRevision };
-}
 
 function normalizeBackoff(b: SubmitOptions["backoff"]): BackoffOptions {
   if (b === undefined) return {};
@@ -104,7 +97,7 @@ export class TaskQueue {
       backoff: normalizeBackoff(opts.backoff),
       createdAt: now,
     };
-    const bytes = encodeValue(this.#ctx, jsonCodec, record);
+    const bytes = checkValueSize(this.#ctx, encodeRecord(record));
     const sig = opts.signal ? { signal: opts.signal } : {};
     const index = this.#keys.indexEntry(priority, record.runAt, id);
     const batch = opts.signal ? this.#ctx.driver.batch?.bind(this.#ctx.driver) : this.#ctx.batch;

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { jsonCodec } from "../codec.js";
 import type { Context } from "../context.js";
 import type { Entry, WatchEvent } from "../driver/types.js";
 import { checkTtl } from "../driver/validate.js";
@@ -8,7 +7,7 @@ import { sleep } from "../internal/clock.js";
 import { Notifier } from "../internal/deferred.js";
 import type { LeaseHandle } from "../session.js";
 import type { TaskKeys } from "./keys.js";
-import { decodeRecord } from "./queue.js";
+import { decodeRecord, encodeRecord, peekState } from "./record.js";
 import type { Handler, TaskRecord, WorkOptions } from "./types.js";
 
 const EMPTY = new Uint8Array();
@@ -159,6 +158,11 @@ export class Worker implements AsyncDisposable {
         remember(this.#named, id, null);
         return;
       }
+      // Only a runnable record is kept, and only a new task's entry needs reading: an active or
+      // finished one is told by its first bytes (an active task's entry is the one named already).
+      const state = peekState(ev.entry.value);
+      if (state === "done" || state === "failed") return remember(this.#named, id, null);
+      if (state === "active" && this.#named.get(id)) return;
       let r: Stored;
       try {
         r = decodeRecord(ev.entry);
@@ -293,7 +297,7 @@ export class Worker implements AsyncDisposable {
       const active: TaskRecord = { ...record, attempt: record.attempt + 1, state: "active" };
       const b = await this.#ctx.batch([
         { type: "put", key: indexKey, value: this.#token, ifVersion: indexVersion, lease: lease.id },
-        { type: "put", key: this.#keys.record(id), value: jsonCodec.encode(active), ifVersion: version },
+        { type: "put", key: this.#keys.record(id), value: encodeRecord(active), ifVersion: version },
       ]);
       if (b.ok) {
         const e = b.results[0] as { ok: true; entry: Entry };
@@ -361,7 +365,7 @@ export class Worker implements AsyncDisposable {
       return false;
     }
     const active: TaskRecord = { ...record, state: "active" };
-    const w = await driver.put(this.#keys.record(id), jsonCodec.encode(active), { ifVersion: version, guard: { key: claim.key, version: claim.version } });
+    const w = await driver.put(this.#keys.record(id), encodeRecord(active), { ifVersion: version, guard: { key: claim.key, version: claim.version } });
     if (!w.ok) {
       if (!last && !w.guardFailed) return w.current && decodeRecord(w.current);
       await this.#giveBack(claim);
@@ -388,7 +392,7 @@ export class Worker implements AsyncDisposable {
 
   async #execute(rec: TaskRecord, claim: Claim, handler: Handler, signal: AbortSignal): Promise<void> {
     const progress = async (value: unknown): Promise<void> => {
-      await this.#ctx.driver.put(this.#keys.record(rec.id), jsonCodec.encode({ ...rec, progress: value }), { guard: { key: claim.key, version: claim.version } });
+      await this.#ctx.driver.put(this.#keys.record(rec.id), encodeRecord({ ...rec, progress: value }), { guard: { key: claim.key, version: claim.version } });
     };
     let outcome: Partial<TaskRecord>;
     try {
@@ -421,7 +425,7 @@ export class Worker implements AsyncDisposable {
     if ((next.state === "done" || next.state === "failed") && this.#ctx.batch) {
       // The outcome fenced by the claim and the claim's deletion, together (nothing if the claim is lost).
       await this.#ctx.batch([
-        { type: "put", key: this.#keys.record(rec.id), value: jsonCodec.encode(next), guard: { key: claim.key, version: claim.version } },
+        { type: "put", key: this.#keys.record(rec.id), value: encodeRecord(next), guard: { key: claim.key, version: claim.version } },
         { type: "delete", key: claim.key, ifVersion: claim.version },
       ]);
       return;
@@ -429,7 +433,7 @@ export class Worker implements AsyncDisposable {
     let retryIndex = next.state === "delayed" || next.state === "waiting" ? this.#keys.indexEntry(next.priority, next.runAt, next.id) : undefined;
     if (retryIndex === claim.key) retryIndex = undefined; // due at the very same entry: put it back below
     if (retryIndex) await driver.put(retryIndex, EMPTY);
-    const w = await driver.put(this.#keys.record(rec.id), jsonCodec.encode(next), { guard: { key: claim.key, version: claim.version } });
+    const w = await driver.put(this.#keys.record(rec.id), encodeRecord(next), { guard: { key: claim.key, version: claim.version } });
     if (!w.ok) {
       if (retryIndex) await driver.delete(retryIndex);
       return;
