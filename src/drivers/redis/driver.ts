@@ -45,8 +45,38 @@ const SWEEP_LEASES = 64;
 /** Log entries one `changes` script scans at most before it lets other commands run. */
 const SCAN_LIMIT = 4096;
 
+const EMPTY = new Uint8Array();
+
 function asBuffer(v: Uint8Array): Buffer {
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/** A batch's ops as scripts/batch.lua reads them: their count, a header line each, and their strings in a row. */
+function packBatch(ops: BatchOp[]): Arg[] {
+  let head = "";
+  let size = 0;
+  const strings: Array<string | Uint8Array> = [];
+  for (const o of ops) {
+    const value = o.type === "put" ? o.value : EMPTY;
+    const lease = o.type === "put" ? (o.lease ?? "") : "";
+    const gk = o.guard?.key ?? "";
+    const kb = Buffer.byteLength(o.key);
+    const lb = Buffer.byteLength(lease);
+    const gb = Buffer.byteLength(gk);
+    head += `${o.type === "put" ? "p" : "d"} ${o.ifVersion ?? ""} ${o.guard?.version ?? ""} ${kb} ${value.length} ${lb} ${gb}\n`;
+    strings.push(o.key, value, lease, gk);
+    size += kb + value.length + lb + gb;
+  }
+  const body = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const s of strings) {
+    if (typeof s === "string") at += body.write(s, at);
+    else {
+      body.set(s, at);
+      at += s.length;
+    }
+  }
+  return [ops.length, head, body];
 }
 
 /**
@@ -145,12 +175,7 @@ export class RedisDriver implements Driver {
 
   /** Puts and deletes, all or none, in one script (see scripts/batch.lua). */
   async batch(ops: BatchOp[]): Promise<BatchResult> {
-    const args: Arg[] = [ops.length];
-    for (const o of ops) {
-      if (o.type === "put") args.push("p", o.key, asBuffer(o.value), o.ifVersion ?? "", o.lease ?? "", o.guard?.key ?? "", o.guard?.version ?? "");
-      else args.push("d", o.key, "", o.ifVersion ?? "", "", o.guard?.key ?? "", o.guard?.version ?? "");
-    }
-    const r = (await this.#run("batch", ...args)) as Reply[];
+    const r = (await this.#run("batch", ...packBatch(ops))) as Reply[];
     if (Number(r[0]) === 1) {
       return { ok: true, results: ops.map((o, i) => (o.type === "put" ? toPutResult(r[i + 1]!, o.key, o.value, o.lease) : toDeleteResult(r[i + 1]!))) };
     }

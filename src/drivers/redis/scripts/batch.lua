@@ -1,11 +1,21 @@
--- batch(n, then per op: type, key, value, ifVersion, lease, guardKey, guardVersion)
--- every condition is checked first; then all ops apply, each its own revision.
+-- batch(n, head, body): n ops packed into two arguments, so a batch of 64 is 5 arguments, not 450.
+-- head: a line per op, "type ifVersion guardVersion keyBytes valueBytes leaseBytes guardKeyBytes\n"
+-- (type p or d; a version may be empty); body: each op's key, value, lease and guard key, in a row.
+-- Every condition is checked first; then all ops apply, each its own revision.
 -- -> {1, {putReply|deleteReply}...} or {0, failedIndex(1-based), failReply}
-local n = tonumber(ARGV[3])
+local n, head, body = tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local ops = {}
+local at, from = 1, 1
+local function take(bytes)
+  local s = string.sub(body, from, from + bytes - 1)
+  from = from + bytes
+  return s
+end
 for i = 1, n do
-  local b = 3 + (i - 1) * 7
-  ops[i] = {t = ARGV[b + 1], key = ARGV[b + 2], value = ARGV[b + 3], ifv = ARGV[b + 4], lease = ARGV[b + 5], gk = ARGV[b + 6], gv = ARGV[b + 7]}
+  local t, ifv, gv, kb, vb, lb, gb, nxt = string.match(head, '^([pd]) (%d*) (%d*) (%d+) (%d+) (%d+) (%d+)\n()', at)
+  if not t then return redis.error_reply('ERR concord batch: op ' .. i .. ' is malformed') end
+  at = nxt
+  ops[i] = {t = t, ifv = ifv, gv = gv, key = take(tonumber(kb)), value = take(tonumber(vb)), lease = take(tonumber(lb)), gk = take(tonumber(gb))}
 end
 for i, op in ipairs(ops) do
   op.cur = read_entry(op.key)
