@@ -17,7 +17,7 @@ import type {
 } from "../../driver/types.js";
 import type { Clock } from "../../internal/clock.js";
 import { Notifier } from "../../internal/deferred.js";
-import { isConcordError } from "../../errors.js";
+import { ConcordError } from "../../errors.js";
 import { fromPgError } from "./errors.js";
 import { ChangeListener } from "./listener.js";
 import { channelOf, ensureSchema } from "./schema.js";
@@ -194,56 +194,37 @@ export class PostgresDriver implements Driver {
   }
 
   /**
-   * Puts and deletes in one transaction, so one commit (one flush) for all: each op is the same
-   * function a single put or delete runs, with a revision of its own; the first op whose condition
-   * fails rolls everything back. (No op names a key an earlier one writes, so judging each condition
-   * in turn is judging them all first.)
+   * Puts and deletes, all or none, in one call of kv_batch: one round trip and one commit (one
+   * flush) for all, each op written as a single put or delete is, with a revision of its own.
    */
   async batch(ops: BatchOp[]): Promise<BatchResult> {
-    if (this.#p.clockJudges) await this.#sweeper.running;
-    let client;
-    try {
-      client = await this.#p.pool.connect();
-    } catch (e) {
-      throw fromPgError(e, this.#p.where);
+    const types: number[] = [];
+    const keys: string[] = [];
+    const values: Array<Buffer | null> = [];
+    const ifs: Array<number | null> = [];
+    const leases: Array<string | null> = [];
+    const guardKeys: Array<string | null> = [];
+    const guardVersions: Array<number | null> = [];
+    for (const op of ops) {
+      types.push(op.type === "put" ? 0 : 1);
+      keys.push(op.key);
+      values.push(op.type === "put" ? Buffer.from(op.value.buffer, op.value.byteOffset, op.value.byteLength) : null);
+      ifs.push(op.ifVersion ?? null);
+      leases.push(op.type === "put" && op.lease !== undefined ? leaseParam(op.lease) : null);
+      guardKeys.push(op.guard?.key ?? null);
+      guardVersions.push(op.guard?.version ?? null);
     }
-    let broken = false;
-    // A checked-out connection that dies says so with an 'error' event (the pool listens only to idle
-    // ones); the query in flight rejects as well, which is what the caller hears.
-    const onError = (): void => {
-      broken = true;
+    const rows = await this.#query<KindRow & { r_idx: number }>(this.#q.batch, [types, keys, values, ifs, leases, guardKeys, guardVersions, this.#now()]);
+    const result = (row: KindRow & { r_idx: number }): PutResult | DeleteResult => {
+      const op = ops[row.r_idx]!;
+      return op.type === "put" ? putResult(op.key, op.value, op, row) : deleteResult(row);
     };
-    client.on("error", onError);
-    try {
-      await client.query("BEGIN");
-      const results: Array<PutResult | DeleteResult> = [];
-      for (let i = 0; i < ops.length; i++) {
-        const op = ops[i]!;
-        let r: PutResult | DeleteResult;
-        if (op.type === "put") {
-          const rows = (await client.query<KindRow>({ name: this.#q.put.name, text: this.#q.put.text, values: this.#putArgs(op.key, op.value, op) })).rows;
-          r = putResult(op.key, op.value, op, rows[0]);
-        } else {
-          r = deleteResult((await client.query<KindRow>({ name: this.#q.delete.name, text: this.#q.delete.text, values: this.#deleteArgs(op.key, op) })).rows[0]);
-        }
-        if (!r.ok) {
-          await client.query("ROLLBACK");
-          return { ok: false, failed: i, result: r };
-        }
-        results.push(r);
-      }
-      await client.query("COMMIT");
-      for (const r of results) if (r.ok) this.#wrote("entry" in r ? r.entry.modRevision : r.revision);
-      return { ok: true, results };
-    } catch (e) {
-      // A rollback that fails leaves the connection in doubt: it is dropped, not pooled.
-      await client.query("ROLLBACK").catch(() => (broken = true));
-      if (isConcordError(e)) throw e;
-      throw fromPgError(e, this.#p.where);
-    } finally {
-      client.off("error", onError);
-      client.release(broken);
-    }
+    const refused = rows.find((r) => r.r_kind !== 0);
+    if (refused) return { ok: false, failed: refused.r_idx, result: result(refused) };
+    if (rows.length !== ops.length) throw new ConcordError("CORRUPT", "postgres: kv_batch answered for fewer ops than it was given; is the concord schema intact?", { engine: "postgres" });
+    const results = rows.map(result);
+    for (const r of results) if (r.ok) this.#wrote("entry" in r ? r.entry.modRevision : r.revision);
+    return { ok: true, results };
   }
 
   async increment(key: string, delta: number): Promise<Entry> {

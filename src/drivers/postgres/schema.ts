@@ -3,7 +3,7 @@ import type { PoolClient } from "pg";
 import { errorCode } from "./errors.js";
 
 /** Version of the SQL in ./sql; a client installs (or upgrades) when the database has an older one. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 // Order matters: SQL-language functions are checked against what already exists when created.
 const FILES = ["schema.sql", "leases.sql", "reads.sql", "writes.sql"] as const;

@@ -18,6 +18,7 @@ export function statements(schema: string) {
     put: st("put", `SELECT * FROM ${s}.kv_put($1, $2, $3, $4, $5, $6, $7)`),
     putRange: st("putrange", `SELECT * FROM ${s}.kv_put_range($1, $2, $3, $4, $5, $6, $7, $8)`),
     increment: st("increment", `SELECT * FROM ${s}.kv_increment($1, $2)`),
+    batch: st("batch", `SELECT * FROM ${s}.kv_batch($1::smallint[], $2::text[], $3::bytea[], $4::bigint[], $5::bigint[], $6::text[], $7::bigint[], $8)`),
     delete: st("delete", `SELECT * FROM ${s}.kv_delete($1, $2, $3, $4)`),
     deletePrefix: st("delprefix", `SELECT * FROM ${s}.kv_delete_prefix($1)`),
     changes: st("changes", `SELECT * FROM ${s}.kv_changes($1, $2, $3)`),

@@ -149,3 +149,56 @@ BEGIN
   RETURN QUERY SELECT 0::smallint, p_key, val, coalesce(cur.create_rev, n), n, NULL::bigint, n;
 END
 $$;
+
+-- Puts (p_types[i] = 0) and deletes (1), all or none, in one call: one round trip, one commit. Every
+-- condition is judged first, at one instant (no op names a key an earlier op writes, so judging each
+-- in turn on the state before the batch is judging them all); if one fails, its row alone comes back
+-- (r_idx = its 0-based index) and nothing is written. Else each op is written in order by kv_put or
+-- kv_delete, a revision and a row each.
+CREATE OR REPLACE FUNCTION __S__.kv_batch(
+  p_types smallint[], p_keys text[], p_values bytea[], p_ifs bigint[], p_leases bigint[],
+  p_guard_keys text[], p_guard_vers bigint[], p_now bigint)
+RETURNS TABLE (r_idx int, r_kind smallint, r_key text, r_value bytea, r_create bigint, r_mod bigint, r_lease bigint, r_rev bigint)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  cur __S__.kv%ROWTYPE;
+  verdict smallint;
+  n int := coalesce(array_length(p_keys, 1), 0);
+  v_now bigint;
+  w record;
+BEGIN
+  PERFORM FROM __S__.meta FOR UPDATE;
+  v_now := __S__.now_ms(p_now); -- one instant for the checks and the writes: a lease judged alive stays so
+  FOR i IN 1 .. n LOOP
+    SELECT * INTO cur FROM __S__.kv k WHERE k.key = p_keys[i];
+    verdict := __S__.write_check(cur.mod_rev, p_ifs[i], p_guard_keys[i], p_guard_vers[i]);
+    IF verdict = 0 AND p_types[i] = 1 AND cur.key IS NULL THEN
+      verdict := 1;
+    END IF;
+    IF verdict = 0 AND p_types[i] = 0 AND p_leases[i] IS NOT NULL AND NOT EXISTS (
+      SELECT FROM __S__.leases l WHERE l.id = p_leases[i] AND l.expires_at > v_now
+    ) THEN
+      verdict := 3;
+    END IF;
+    IF verdict <> 0 THEN
+      RETURN QUERY SELECT i - 1, verdict, cur.key, cur.value, cur.create_rev, cur.mod_rev, cur.lease, NULL::bigint;
+      RETURN;
+    END IF;
+  END LOOP;
+  FOR i IN 1 .. n LOOP
+    IF p_types[i] = 0 THEN
+      SELECT * INTO w FROM __S__.kv_put(p_keys[i], p_values[i], p_ifs[i], p_leases[i], p_guard_keys[i], p_guard_vers[i], v_now) w;
+    ELSE
+      SELECT * INTO w FROM __S__.kv_delete(p_keys[i], p_ifs[i], p_guard_keys[i], p_guard_vers[i]) w;
+    END IF;
+    IF w.r_kind <> 0 THEN
+      -- Cannot happen under the meta lock at one instant; if it did, nothing of the batch stays.
+      RAISE EXCEPTION 'concord: batch op % was refused after its check', i - 1;
+    END IF;
+    r_idx := i - 1;
+    r_kind := w.r_kind; r_key := w.r_key; r_value := w.r_value; r_create := w.r_create; r_mod := w.r_mod;
+    r_lease := w.r_lease; r_rev := w.r_rev;
+    RETURN NEXT;
+  END LOOP;
+END
+$$;
