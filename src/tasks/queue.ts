@@ -1,7 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { type CallOptions, type Context, checkValueSize } from "../context.js";
 import { invalid } from "../errors.js";
+import { checkVersion } from "../driver/validate.js";
 import { checkName } from "../internal/names.js";
+import { abortableIterable } from "../internal/stream.js";
+import { checkOpts, type WatchOptions } from "../primitives/shared.js";
 import { waitFor } from "../primitives/wait-for.js";
 import { nextCron, parseCron } from "./cron.js";
 import { TaskKeys } from "./keys.js";
@@ -135,6 +138,27 @@ export class TaskQueue {
       return outcome !== undefined;
     }, opts);
     return outcome!;
+  }
+
+  /**
+   * Every change of a task of this queue from now on (or replayed from `fromVersion` inclusive):
+   * submitted, claimed, progress, retried, done or failed, each as the record then stood, with its
+   * version. Like BullMQ's QueueEvents; filter on `state` for completions and failures. Records
+   * dropped by `prune()` are not reported.
+   */
+  watch(opts: WatchOptions = {}): AsyncIterable<TaskRecord & { version: number }> {
+    checkOpts(opts);
+    checkVersion("fromVersion", opts.fromVersion);
+    const { driver, closed } = this.#ctx;
+    const prefix = this.#keys.records;
+    return abortableIterable([opts.signal, closed], (signal) =>
+      (async function* () {
+        for await (const ev of driver.watch(prefix, { fromRevision: opts.fromVersion, signal })) {
+          if (signal.aborted) return;
+          if (ev.type === "put") yield decodeRecord(ev.entry);
+        }
+      })(),
+    );
   }
 
   /** Counts by state; waiting and delayed are told apart by the due time. */

@@ -72,6 +72,40 @@ for (const name of engineNames()) {
       await w.close();
     });
 
+    it("watch reports every step of a task's life, completions and failures included, and replays from a version", async () => {
+      const a = await open();
+      const q = a.tasks("events");
+      const ac = new AbortController();
+      const seen: Array<{ id: string; state: string; attempt: number; version: number }> = [];
+      const from = (await a.driver.revision()) + 1; // no race with the submits below
+      const watching = (async () => {
+        for await (const r of q.watch({ signal: ac.signal, fromVersion: from })) {
+          seen.push({ id: r.id, state: r.state, attempt: r.attempt, version: r.version });
+          if (seen.filter((s) => s.state === "done" || s.state === "failed").length === 2) return;
+        }
+      })();
+      const w = q.work({ ok: () => 42, bad: () => { throw new Error("no"); } });
+      const good = await q.submit("ok", null, { id: "good" });
+      await q.submit("bad", null, { id: "bad", attempts: 1 });
+      await watching;
+      ac.abort();
+      const of = (id: string): string[] => seen.filter((s) => s.id === id).map((s) => s.state);
+      expect(of("good")).toEqual(["waiting", "active", "done"]);
+      expect(of("bad")).toEqual(["waiting", "active", "failed"]);
+      expect(seen.every((s, i) => i === 0 || s.version > seen[i - 1]!.version)).toBe(true);
+      // From the first change's version, the same story is told again.
+      const replay: string[] = [];
+      for await (const r of q.watch({ fromVersion: seen[0]!.version })) {
+        if (r.id === good.id) replay.push(r.state);
+        if (r.id === good.id && r.state === "done") break;
+      }
+      expect(replay).toEqual(["waiting", "active", "done"]);
+      await expect(async () => {
+        for await (const _ of q.watch({ fromVersion: -1 })) break;
+      }).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+      await w.close();
+    });
+
     it("a delayed task does not run early; priorities run lower first", async () => {
       const a = await open();
       const q = a.tasks("delay");
