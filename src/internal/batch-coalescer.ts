@@ -20,8 +20,8 @@ interface Pending {
  * its guard) that another writes, every condition is judged before anything is written, and each op
  * keeps its own revision and watch event. When a condition fails nothing is written: the group it
  * belongs to gets that failure (exactly what it would have got alone, at that instant) and the
- * others are sent again. Bad input is refused before anything is written, so then each group goes
- * alone and only the bad one hears of it; any other error reaches every group of the call (the
+ * others are sent again. Bad input and a dead lease are refused before anything is written, so then
+ * each group goes alone and only the one at fault hears of it; any other error reaches every group of the call (the
  * outcome is unknown for all).
  */
 export class BatchCoalescer {
@@ -96,8 +96,9 @@ export class BatchCoalescer {
         }
       },
       (e: unknown) => {
-        // Refused before anything was written: each alone, so only the bad one hears of it.
-        if (isConcordError(e, "INVALID_ARGUMENT")) for (const p of group) this.#send([p]);
+        // Refused before anything was written (bad input, or a put under a lease that is gone): each
+        // alone, so only the group at fault hears of it.
+        if (isConcordError(e, "INVALID_ARGUMENT") || isConcordError(e, "NOT_HELD")) for (const p of group) this.#send([p]);
         else for (const p of group) p.reject(e);
       },
     );

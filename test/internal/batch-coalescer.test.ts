@@ -85,6 +85,20 @@ for (const name of engineNames().filter((n) => OFFERS_BATCH.has(n))) {
       expect(calls.every((c) => c.length <= 64)).toBe(true);
     });
 
+    it("a put under a lease that is gone fails its own batch with NOT_HELD; the others are written", async () => {
+      fresh();
+      const { id: lease } = await driver.grantLease(5_000);
+      await driver.revokeLease(lease);
+      const [good, dead] = await Promise.allSettled([
+        coalescer.batch([{ type: "put", key: key("kept"), value: enc("1") }]),
+        coalescer.batch([{ type: "put", key: key("leased"), value: enc("2"), lease }]),
+      ]);
+      expect(good.status).toBe("fulfilled");
+      expect((dead as PromiseRejectedResult).reason).toMatchObject({ code: "NOT_HELD" });
+      expect(dec((await driver.get(key("kept")))?.value)).toBe("1");
+      expect(await driver.get(key("leased"))).toBeUndefined();
+    });
+
     it("bad input in one batch is refused by name and does not take the others down", async () => {
       fresh();
       const [good, bad] = await Promise.allSettled([
