@@ -1,5 +1,5 @@
 import type { BatchOp, BatchResult, Driver } from "../driver/types.js";
-import { isConcordError } from "../errors.js";
+import { ConcordError, isConcordError } from "../errors.js";
 
 /** The most ops one batch may carry (the runtime's limit). */
 const MAX_OPS = 64;
@@ -19,10 +19,10 @@ interface Pending {
  * means what the separate ones would: groups are merged only when none names a key (as its key or
  * its guard) that another writes, every condition is judged before anything is written, and each op
  * keeps its own revision and watch event. When a condition fails nothing is written: the group it
- * belongs to gets that failure (exactly what it would have got alone, at that instant) and the
- * others are sent again. Bad input and a dead lease are refused before anything is written, so then
- * each group goes alone and only the one at fault hears of it; any other error reaches every group of the call (the
- * outcome is unknown for all).
+ * belongs to gets that failure (exactly what it would have got alone, at that instant), the groups
+ * before it are sent again together and those after it each alone. Bad input and a dead lease are
+ * refused before anything is written, so then each group goes alone and only the one at fault hears
+ * of it; any other error reaches every group of the call (the outcome is unknown for all).
  */
 export class BatchCoalescer {
   readonly #batch: NonNullable<Driver["batch"]>;
@@ -54,8 +54,8 @@ export class BatchCoalescer {
     let written = new Set<string>();
     let named = new Set<string>();
     for (const p of pending) {
-      if (p.ops.length > MAX_OPS) {
-        this.#send([p]); // the runtime refuses it with the reason
+      if (!mergeable(p.ops)) {
+        this.#send([p]); // alone: the runtime refuses it with the reason, and nothing else with it
         continue;
       }
       const clash = p.ops.some((op) => named.has(op.key) || (op.guard !== undefined && written.has(op.guard.key)));
@@ -77,23 +77,46 @@ export class BatchCoalescer {
     this.#send(group);
   }
 
+  /** The driver's batch, with an exception thrown on the spot turned into a rejection. */
+  #call(ops: BatchOp[]): Promise<BatchResult> {
+    try {
+      return this.#batch(ops);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
   #send(group: Pending[]): void {
     if (group.length === 0) return;
     if (group.length === 1) {
       const [p] = group as [Pending];
-      this.#batch(p.ops).then(p.resolve, p.reject);
+      this.#call(p.ops).then(p.resolve, p.reject);
       return;
     }
-    this.#batch(group.flatMap((p) => p.ops)).then(
+    this.#call(group.flatMap((p) => p.ops)).then(
       (r) => {
         let at = 0;
-        for (const p of group) {
+        const after: Pending[] = [];
+        let failedAt = -1;
+        group.forEach((p, i) => {
           const end = at + p.ops.length;
           if (r.ok) p.resolve({ ok: true, results: r.results.slice(at, end) });
-          else if (r.failed >= at && r.failed < end) p.resolve({ ok: false, failed: r.failed - at, result: r.result });
-          else this.batch(p.ops).then(p.resolve, p.reject); // nothing of it was written: again
+          else if (r.failed >= at && r.failed < end) {
+            failedAt = i;
+            p.resolve({ ok: false, failed: r.failed - at, result: r.result });
+          } else if (failedAt >= 0) after.push(p);
           at = end;
+        });
+        if (r.ok) return;
+        if (failedAt < 0) {
+          const e = new ConcordError("CORRUPT", `the driver's batch named op ${r.failed} as failed, of ${at}`);
+          for (const p of group) p.reject(e);
+          return;
         }
+        // Nothing was written. The groups before the failed one passed their checks: again together.
+        // Those after it were not judged: each alone, so that racing workers cost two round trips, not one per loser.
+        this.#send(group.slice(0, failedAt));
+        for (const p of after) this.#send([p]);
       },
       (e: unknown) => {
         // Refused before anything was written (bad input, or a put under a lease that is gone): each
@@ -103,4 +126,14 @@ export class BatchCoalescer {
       },
     );
   }
+}
+
+/** Ops that can be merged with others: a non-empty list of well-formed ops (anything else goes alone, to be refused). */
+function mergeable(ops: BatchOp[]): boolean {
+  return (
+    Array.isArray(ops) &&
+    ops.length > 0 &&
+    ops.length <= MAX_OPS &&
+    ops.every((op) => typeof op === "object" && op !== null && typeof op.key === "string" && (op.guard === undefined || (typeof op.guard === "object" && op.guard !== null && typeof op.guard.key === "string")))
+  );
 }

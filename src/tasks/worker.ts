@@ -242,7 +242,12 @@ export class Worker implements AsyncDisposable {
         }
         if (this.#running.has(id) || this.#foreign.has(id)) continue;
         if (runAt > now) nextDue = Math.min(nextDue, runAt);
-        else if (this.#unheard(id, e, runAt, now)) continue; // its record's event will wake us, and it takes one call to claim then
+        else if (this.#unheard(id, e, runAt, now)) {
+          // Its record's event will wake us (and then it takes one call to claim); if none comes
+          // (a record that is not runnable, a submit that failed half-way), look again when it is no longer fresh.
+          nextDue = Math.min(nextDue, runAt + FRESH_MS);
+          continue;
+        }
         else due.push({ id, key: e.key, version: e.modRevision });
       }
       if (!index.more || due.length >= free) break;

@@ -57,6 +57,8 @@ for (const name of engineNames().filter((n) => OFFERS_BATCH.has(n))) {
       expect(a!.ok).toBe(true);
       expect(c!.ok).toBe(true);
       expect(b).toMatchObject({ ok: false, failed: 1 });
+      // One merged call, then the group before the failed one again, and the one after it alone.
+      expect(calls.map((c) => c.length)).toEqual([4, 1, 1]);
       const refused = (b as Extract<BatchResult, { ok: false }>).result;
       expect(dec("current" in refused ? refused.current?.value : undefined)).toBe("first");
       expect(await driver.get(key("y"))).toBeUndefined(); // nothing of the failed batch
@@ -65,16 +67,34 @@ for (const name of engineNames().filter((n) => OFFERS_BATCH.has(n))) {
       expect(dec((await driver.get(key("taken")))?.value)).toBe("first");
     });
 
-    it("batches naming the same key are not merged: the second sees what the first wrote", async () => {
+    it("batches naming the same key are not merged: each is judged on its own, and one wins", async () => {
       fresh();
-      const [first, second] = await Promise.all([
+      const rs = await Promise.all([
         coalescer.batch([{ type: "put", key: key("once"), value: enc("a"), ifVersion: 0 }]),
         coalescer.batch([{ type: "put", key: key("once"), value: enc("b"), ifVersion: 0 }]),
       ]);
       expect(calls).toHaveLength(2);
-      expect(first!.ok).toBe(true);
-      expect(second).toMatchObject({ ok: false, failed: 0 });
-      expect(dec((await driver.get(key("once")))?.value)).toBe("a");
+      expect(rs.filter((r) => r.ok)).toHaveLength(1);
+      expect(rs.filter((r) => !r.ok)[0]).toMatchObject({ ok: false, failed: 0 });
+      expect(dec((await driver.get(key("once")))?.value)).toBe(rs[0]!.ok ? "a" : "b");
+    });
+
+    it("a batch guarded by a key another batch writes is not merged with it", async () => {
+      fresh();
+      const g = await driver.put(key("guard"), enc("g"));
+      if (!g.ok) throw new Error("setup");
+      await Promise.all([
+        coalescer.batch([{ type: "put", key: key("guard"), value: enc("moved") }]),
+        coalescer.batch([{ type: "put", key: key("fenced"), value: enc("f"), guard: { key: key("guard"), version: g.entry.modRevision } }]),
+      ]);
+      expect(calls.map((c) => c.length)).toEqual([1, 1]);
+    });
+
+    it("an empty batch among others is refused alone", async () => {
+      fresh();
+      const [good, empty] = await Promise.allSettled([coalescer.batch([{ type: "put", key: key("e1"), value: enc("1") }]), coalescer.batch([])]);
+      expect(good.status).toBe("fulfilled");
+      expect((empty as PromiseRejectedResult).reason).toMatchObject({ code: "INVALID_ARGUMENT" });
     });
 
     it("more ops than one batch may carry go as several calls, all of them written", async () => {

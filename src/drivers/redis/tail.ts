@@ -29,6 +29,8 @@ export interface TailSource {
 }
 
 const NEWLINE = 0x0a;
+/** A length or revision in a change's header: digits only (a sign or a fraction would let the decoder go back). */
+const DIGITS = /^[0-9]{1,16}$/;
 
 /**
  * Decodes a published message: one change or several in a row, each "rev type create keyBytes
@@ -42,12 +44,12 @@ export function decodeChanges(msg: Buffer): WatchEvent[] | undefined {
     const nl = msg.indexOf(NEWLINE, at);
     if (nl < 0) return undefined;
     const head = msg.toString("latin1", at, nl).split(" ");
-    if (head.length !== 6) return undefined;
+    if (head.length !== 6 || !DIGITS.test(head[0]!) || !DIGITS.test(head[3]!) || !DIGITS.test(head[4]!) || !DIGITS.test(head[5]!)) return undefined;
     const revision = Number(head[0]);
     const keyBytes = Number(head[3]);
     const leaseBytes = Number(head[4]);
     const valueBytes = Number(head[5]);
-    if (!Number.isSafeInteger(revision) || !Number.isSafeInteger(keyBytes) || !Number.isSafeInteger(leaseBytes) || !Number.isSafeInteger(valueBytes)) return undefined;
+    if (!Number.isSafeInteger(revision) || !Number.isSafeInteger(keyBytes + leaseBytes + valueBytes)) return undefined;
     const keyEnd = nl + 1 + keyBytes;
     const leaseEnd = keyEnd + leaseBytes;
     const end = leaseEnd + valueBytes;

@@ -15,7 +15,10 @@ for i = 1, n do
   local t, ifv, gv, kb, vb, lb, gb, nxt = string.match(head, '^([pd]) (%d*) (%d*) (%d+) (%d+) (%d+) (%d+)\n()', at)
   if not t then return redis.error_reply('ERR concord batch: op ' .. i .. ' is malformed') end
   at = nxt
-  ops[i] = {t = t, ifv = ifv, gv = gv, key = take(tonumber(kb)), value = take(tonumber(vb)), lease = take(tonumber(lb)), gk = take(tonumber(gb))}
+  local key = take(tonumber(kb))
+  local value = take(tonumber(vb))
+  local lease = take(tonumber(lb))
+  ops[i] = {t = t, ifv = ifv, gv = gv, key = key, value = value, lease = lease, gk = take(tonumber(gb))}
 end
 for i, op in ipairs(ops) do
   op.cur = read_entry(op.key)
@@ -28,14 +31,15 @@ for i, op in ipairs(ops) do
   end
 end
 local out = {1}
-begin_batch()
-for _, op in ipairs(ops) do
-  if op.t == 'd' then
-    out[#out + 1] = {1, delete_entry(op.key, op.cur[5]), op.cur}
-  else
-    local create, rev = write_entry(op.key, op.value, op.lease, op.cur)
-    out[#out + 1] = {1, create, rev}
+local failed = run_batch(function()
+  for _, op in ipairs(ops) do
+    if op.t == 'd' then
+      out[#out + 1] = {1, delete_entry(op.key, op.cur[5]), op.cur}
+    else
+      local create, rev = write_entry(op.key, op.value, op.lease, op.cur)
+      out[#out + 1] = {1, create, rev}
+    end
   end
-end
-end_batch()
+end)
+if failed then return failed end
 return out

@@ -30,7 +30,7 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- While a batch runs (see begin_batch): the last revision it wrote, and its changes to publish.
+-- While a batch runs (see run_batch): the last revision it wrote, and its changes to publish.
 local BATCH = nil
 
 local function revision()
@@ -54,34 +54,33 @@ end
 local function append(rev, fields)
   local key, value, create, lease = fields[4], fields[6] or '', fields[8] or '', fields[10] or ''
   local change = str(rev) .. ' ' .. fields[2] .. ' ' .. create .. ' ' .. #key .. ' ' .. #lease .. ' ' .. #value .. '\n' .. key .. lease .. value
-  if not BATCH then
-    redis.call('XADD', K_LOG, 'MAXLEN', '~', HISTORY, str(rev) .. '-0', unpack(fields))
-    redis.call('SET', K_REV, str(rev))
-    redis.pcall('PUBLISH', K_CHANGES, change)
+  redis.call('XADD', K_LOG, 'MAXLEN', '~', HISTORY, str(rev) .. '-0', unpack(fields))
+  if BATCH then
+    BATCH.rev = rev
+    BATCH.changes[#BATCH.changes + 1] = change
     return
   end
-  local added = redis.pcall('XADD', K_LOG, 'MAXLEN', '~', HISTORY, str(rev) .. '-0', unpack(fields))
-  if type(added) == 'table' and added.err then
-    -- The batch's earlier writes stay: count them, so the counter never falls behind the log.
-    if BATCH.rev then redis.call('SET', K_REV, str(BATCH.rev)) end
-    BATCH = nil
-    error(added)
-  end
-  BATCH.rev = rev
-  BATCH.changes[#BATCH.changes + 1] = change
+  redis.call('SET', K_REV, str(rev))
+  redis.pcall('PUBLISH', K_CHANGES, change)
 end
 
--- From here until end_batch, the revision counter is kept in the script and set once, and the
--- changes are published as one message (one for each watching client to receive and decode,
--- instead of one per op).
-local function begin_batch() BATCH = {changes = {}} end
-
-local function end_batch()
-  if BATCH.rev then
-    redis.call('SET', K_REV, str(BATCH.rev))
-    redis.pcall('PUBLISH', K_CHANGES, table.concat(BATCH.changes))
-  end
+-- Runs `write` (a batch's writes) with the revision counter kept in the script and set once, and the
+-- changes published as one message (one for each watching client to receive and decode, instead of
+-- one per op). Should a write fail half-way (a server error: scripts do not roll back), what was
+-- written is still counted and published, so the counter never falls behind the log; the error is
+-- returned as the script's error reply. nil when all went well.
+local function run_batch(write)
+  BATCH = {changes = {}}
+  local ok, err = pcall(write)
+  local done = BATCH
   BATCH = nil
+  if done.rev then
+    redis.call('SET', K_REV, str(done.rev))
+    redis.pcall('PUBLISH', K_CHANGES, table.concat(done.changes))
+  end
+  if ok then return nil end
+  if type(err) == 'table' and err.err then return err end
+  return redis.error_reply(tostring(err))
 end
 
 -- nil if a write attached to `lease` ('' = none) may go ahead, else the refusal {3}: the lease has
