@@ -65,11 +65,13 @@ export class FairQueue {
       if (!view && this.#driver.putAndRange) ({ put: r, range } = await this.#driver.putAndRange(key, value, opts, this.prefix));
       else r = await this.#driver.put(key, value, opts);
       if (!r.ok) throw new ConcordError("UNAVAILABLE", `queue key ${key} already exists`);
-      const ticket = { key, createRevision: r.entry.createRevision, modRevision: r.entry.modRevision, lease };
-      const mine = ticket.createRevision;
-      if (view && (await view.reach(mine, VIEW_WAIT_MS)) && view.has(key)) return { ...ticket, aheadAtJoin: view.aheadOf(mine), aheadAt: view.at! };
+      const { createRevision: mine, modRevision } = r.entry;
+      // Tickets are built as literals: an object spread here made every lock cycle a third slower (memory engine).
+      if (view && (await view.reach(mine, VIEW_WAIT_MS)) && view.has(key)) {
+        return { key, createRevision: mine, modRevision, lease, aheadAtJoin: view.aheadOf(mine), aheadAt: view.at! };
+      }
       range ??= await this.#driver.range(this.prefix, signal ? { signal } : {});
-      return { ...ticket, aheadAtJoin: aheadOf(range.entries, mine), aheadAt: range.revision, seen: range.entries };
+      return { key, createRevision: mine, modRevision, lease, aheadAtJoin: aheadOf(range.entries, mine), aheadAt: range.revision, seen: range.entries };
     } finally {
       view?.unref();
     }

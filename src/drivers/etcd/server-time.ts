@@ -66,11 +66,15 @@ interface Calibration {
 
 /** How fast two clocks may drift apart, each kept by NTP: 50 ppm. Added to a calibration's error as it ages. */
 const DRIFT = 50e-6;
-/** A calibration older than this is renewed in the background (its drift bound is then 1.5 ms). */
-const RECALIBRATE_AFTER_MS = 30_000;
-/** Fine search: at most this many turns, until the bracket is at most FINE_ENOUGH_MS wide. */
-const FINE_ATTEMPTS = 3;
-const FINE_ENOUGH_MS = 2;
+/**
+ * A calibration older than this is renewed in the background (one turn of the member's second, a
+ * few readings): its drift bound is then 0.25 ms, so a client's readings stay under 1 ms (at 30 s
+ * the bound alone was 1.5 ms).
+ */
+const RECALIBRATE_AFTER_MS = 5_000;
+/** Fine search: at most this many turns, until the bracket is at most FINE_ENOUGH_MS wide (±0.5 ms). */
+const FINE_ATTEMPTS = 5;
+const FINE_ENOUGH_MS = 1;
 /** Coarse search: one reading every this many ms until the server's second changes. */
 const COARSE_STEP_MS = 20;
 
@@ -92,37 +96,56 @@ export async function calibrate(
   tls: TimeTls | undefined,
   timeoutMs: number,
   signal?: AbortSignal,
-  onCoarse?: (cal: Calibration) => void,
+  onProgress?: (cal: Calibration) => void,
+  prior?: Calibration,
 ): Promise<Calibration> {
   const secure = new URL(endpoint).protocol === "https:";
   const agent = secure ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
   const once = (): Promise<Reading> => read(endpoint, tls, timeoutMs, signal, agent);
   try {
-    // Coarse: the turn of some second, to within about 20 ms.
-    let prev = await once();
-    let pair: [Reading, Reading] | undefined;
-    const giveUp = prev.sent + 3_000;
-    while (!pair) {
-      await sleep(COARSE_STEP_MS, undefined, signal ? { signal } : {});
-      const cur = await once();
-      if (cur.second > prev.second) pair = [prev, cur];
-      else prev = cur;
-      if (!pair && cur.received > giveUp) throw new ConcordError("UNAVAILABLE", `etcd at ${new URL(endpoint).host}: its Date header did not change in 3 s`, { engine: "etcd" });
+    let pair: [Reading, Reading];
+    if (prior) {
+      // A renewal knows when the next turn comes, to within the prior calibration's error as aged:
+      // that bracket stands in for the coarse search, and only the fine one runs (one turn, not two).
+      const now = performance.now();
+      const second = 1000 * Math.ceil((now + prior.offset + 60) / 1000);
+      const turn = second - prior.offset;
+      const w = prior.halfWidth + (now - prior.at) * DRIFT + 2;
+      pair = [
+        { sent: turn - w, received: turn - w, second: second - 1000 },
+        { sent: turn + w, received: turn + w, second },
+      ];
+    } else {
+      // Coarse: the turn of some second, to within about 20 ms.
+      let prev = await once();
+      let found: [Reading, Reading] | undefined;
+      const giveUp = prev.sent + 3_000;
+      while (!found) {
+        await sleep(COARSE_STEP_MS, undefined, signal ? { signal } : {});
+        const cur = await once();
+        if (cur.second > prev.second) found = [prev, cur];
+        else prev = cur;
+        if (!found && cur.received > giveUp) throw new ConcordError("UNAVAILABLE", `etcd at ${new URL(endpoint).host}: its Date header did not change in 3 s`, { engine: "etcd" });
+      }
+      pair = found;
+      onProgress?.(fromPair(pair));
     }
-    onCoarse?.(fromPair(pair));
-    // Fine: a later turn, read back to back from just before it; up to three turns until the
-    // bracket is within 2 ms (a reading delayed by other work on either side widens it).
+    // Fine: a later turn, read back to back from just before it; up to five turns until the
+    // bracket is within 1 ms (a reading delayed by other work on either side widens it).
     for (let attempt = 0; attempt < FINE_ATTEMPTS && pair[1].received - pair[0].sent > FINE_ENOUGH_MS; attempt++) {
       const ahead = 1000 * Math.ceil((performance.now() + 5 - pair[0].sent) / 1000);
       const nextTurn = pair[1].second + ahead;
       const earliest = pair[0].sent + ahead;
       const latest = pair[1].received + ahead;
       await sleep(Math.max(0, earliest - performance.now() - 2), undefined, signal ? { signal } : {});
-      prev = await once();
+      let prev = await once();
       while (prev.second < nextTurn && prev.received < latest + 50) {
         const cur = await once();
         if (cur.second > prev.second) {
-          if (cur.received - prev.sent < pair[1].received - pair[0].sent) pair = [prev, cur];
+          if (cur.received - prev.sent < pair[1].received - pair[0].sent) {
+            pair = [prev, cur];
+            onProgress?.(fromPair(pair)); // usable now, while later turns may tighten it
+          }
           break;
         }
         prev = cur;
@@ -191,14 +214,17 @@ export class MemberClocks {
       });
       usable.catch(() => undefined); // a background renewal has no one waiting
       this.#calibrating = usable;
-      this.#calibrate((coarse) => {
-        this.#cal ??= coarse;
-        first(this.#cal);
-      }).then(
+      // Every bracket found is kept if it is tighter than the calibration in use, as aged: the coarse
+      // one serves at once, each fine one as it comes; a renewal that finds nothing better changes nothing.
+      const keep = (cal: Calibration): Calibration => {
+        const old = this.#cal;
+        if (!old || cal.halfWidth < old.halfWidth + (cal.at - old.at) * DRIFT) this.#cal = cal;
+        return this.#cal!;
+      };
+      this.#calibrate((cal) => first(keep(cal))).then(
         (cal) => {
-          this.#cal = cal;
           this.#calibrating = undefined;
-          first(cal);
+          first(keep(cal));
         },
         (e: unknown) => {
           this.#calibrating = undefined;
@@ -211,7 +237,7 @@ export class MemberClocks {
     });
   }
 
-  async #calibrate(onCoarse: (cal: Calibration) => void): Promise<Calibration> {
+  async #calibrate(onProgress: (cal: Calibration) => void): Promise<Calibration> {
     if (!this.#endpoints?.length) this.#endpoints = await this.#discover();
     const endpoints = this.#endpoints;
     if (endpoints.length === 0) throw new ConcordError("UNAVAILABLE", "etcd lists no client URL for any member", { engine: "etcd" });
@@ -219,7 +245,7 @@ export class MemberClocks {
     for (let i = 0; i < endpoints.length; i++) {
       const at = (this.#turn + i) % endpoints.length;
       try {
-        const cal = await calibrate(endpoints[at]!, this.#tls, this.#timeoutMs, this.#closed, onCoarse);
+        const cal = await calibrate(endpoints[at]!, this.#tls, this.#timeoutMs, this.#closed, onProgress, this.#cal);
         this.#turn = at;
         return cal;
       } catch (e) {
