@@ -13,6 +13,7 @@ import { Counter } from "./primitives/counter.js";
 import { Election, type ElectionOptions } from "./primitives/election.js";
 import { SharedList, type ListOptions } from "./primitives/list.js";
 import { Lock, type LockOptions } from "./primitives/lock.js";
+import { IndexedMap } from "./primitives/indexed-map.js";
 import { SharedMap, type MapOptions } from "./primitives/map.js";
 import { SharedSet, type SetOptions } from "./primitives/set.js";
 import { SharedValue, type ValueOptions } from "./primitives/value.js";
@@ -148,6 +149,10 @@ export class Concord implements AsyncDisposable {
   }
   map<T = unknown>(name: string, opts?: MapOptions<T>): SharedMap<T> {
     return new SharedMap<T>(this.#open(), name, opts);
+  }
+  /** A map that also keeps its entries in insertion order, reachable by index (Atomix's IndexedMap). */
+  indexedMap<T = unknown>(name: string, opts?: MapOptions<T>): IndexedMap<T> {
+    return new IndexedMap<T>(this.#open(), name, opts);
   }
   set<T = unknown>(name: string, opts?: SetOptions<T>): SharedSet<T> {
     return new SharedSet<T>(this.#open(), name, opts);

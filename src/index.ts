@@ -14,6 +14,7 @@ export { Election, Leadership, type ElectionOptions, type LeaderInfo } from "./p
 export { SharedValue, type ValueOptions } from "./primitives/value.js";
 export { Counter } from "./primitives/counter.js";
 export { SharedMap, type MapOptions } from "./primitives/map.js";
+export { IndexedMap, type IndexedEntry } from "./primitives/indexed-map.js";
 export { SharedSet, type SetOptions } from "./primitives/set.js";
 export { SharedList, type ListOptions } from "./primitives/list.js";
 export type { Versioned, WriteResult, ChangeEvent, WriteOptions } from "./primitives/shared.js";

@@ -2,7 +2,7 @@ import type { Concord } from "../concord.js";
 import { unsegment } from "../internal/names.js";
 
 /** The kinds of primitive the dashboard recognises by the first segment of their keys. */
-export const KINDS = ["lock", "election", "semaphore", "rwlock", "value", "counter", "map", "set", "list", "barrier", "latch", "tasks"] as const;
+export const KINDS = ["lock", "election", "semaphore", "rwlock", "value", "counter", "map", "imap", "set", "list", "barrier", "latch", "tasks"] as const;
 export type Kind = (typeof KINDS)[number];
 
 export interface PrimitiveView {
@@ -113,6 +113,8 @@ async function detailOf(c: Concord, kind: Kind, name: string): Promise<Record<st
         return { value: await c.counter(name).get() };
       case "map":
         return { size: await c.map(name).size() };
+      case "imap":
+        return { size: await c.indexedMap(name).size() };
       case "set":
         return { size: await c.set(name).size() };
       case "list":

@@ -172,6 +172,56 @@ for (const name of engineNames()) {
     });
   });
 
+  describe(`indexedMap: ${name}`, () => {
+    const { open } = useEngine(name);
+
+    it("keeps insertion order, whatever the keys: an update keeps its index, a key put again goes last", async () => {
+      const c = await open();
+      const m = c.indexedMap<string>("ordered");
+      const z = await m.append("z", "first");
+      const a = await m.append("a", "second");
+      await m.put("m", "third");
+      expect(z.ok && a.ok && z.index < a.index).toBe(true);
+      expect((await m.append("z", "again")).ok).toBe(false); // present: append refuses, and says what stands
+      expect(await m.entries()).toMatchObject([{ key: "z", value: "first" }, { key: "a", value: "second" }, { key: "m", value: "third" }]);
+      await m.put("z", "updated");
+      const z2 = await m.get("z");
+      expect(z2).toMatchObject({ key: "z", value: "updated", index: z.ok ? z.index : -1 });
+      expect(z2!.version).toBeGreaterThan(z2!.index);
+      await m.remove("a");
+      await m.put("a", "back");
+      expect((await m.entries()).map((e) => e.key)).toEqual(["z", "m", "a"]);
+      expect(await m.size()).toBe(3);
+    });
+
+    it("reaches entries by index and by neighbour; removeIndex removes only that entry", async () => {
+      const c = await open();
+      const m = c.indexedMap<number>("walk");
+      for (const [i, k] of ["c", "b", "a"].entries()) await m.put(k, i);
+      const first = await m.first();
+      const last = await m.last();
+      expect(first).toMatchObject({ key: "c", value: 0 });
+      expect(last).toMatchObject({ key: "a", value: 2 });
+      const middle = await m.next(first!.index);
+      expect(middle).toMatchObject({ key: "b" });
+      expect(await m.prev(middle!.index)).toMatchObject({ key: "c" });
+      expect(await m.next(last!.index)).toBeUndefined();
+      expect(await m.prev(first!.index)).toBeUndefined();
+      expect(await m.getIndex(middle!.index)).toMatchObject({ key: "b", value: 1 });
+      expect(await m.removeIndex(middle!.index)).toMatchObject({ key: "b" });
+      expect(await m.getIndex(middle!.index)).toBeUndefined();
+      expect(await m.next(first!.index)).toMatchObject({ key: "a" }); // past a removed index too
+      await m.put("b", 9); // the same key again: a new index, so the old one still names nothing
+      expect(await m.removeIndex(middle!.index)).toBeUndefined();
+      expect(await m.get("b")).toMatchObject({ value: 9 });
+      await rejects(() => m.getIndex(-1), "INVALID_ARGUMENT");
+      await rejects(() => m.next(1.5), "INVALID_ARGUMENT");
+      await rejects(() => m.append("", 1), "INVALID_ARGUMENT");
+      await m.clear();
+      expect(await m.first()).toBeUndefined();
+    });
+  });
+
   describe(`set: ${name}`, () => {
     const { open } = useEngine(name);
     it("add, has, remove, values, size, clear, watch", async () => {
