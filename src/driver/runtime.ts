@@ -14,6 +14,7 @@ import type {
   WatchOptions,
 } from "./types.js";
 import { checkBytes, checkKey, checkLeaseId, checkPositiveInt, checkTtl, checkVersion } from "./validate.js";
+import { MAX_BATCH_OPS } from "./types.js";
 
 type Sig = { signal?: AbortSignal };
 
@@ -23,9 +24,6 @@ type Sig = { signal?: AbortSignal };
  * withdrawn before its acquire rejects); only an engine that stopped answering is given up on.
  */
 const ABORT_GRACE_MS = 250;
-
-/** The most ops one batch may carry. */
-const MAX_BATCH = 64;
 
 /**
  * `p`, or a rejection (TIMEOUT for a timeout, else ABORTED) once `signal` has aborted and `p` has
@@ -132,7 +130,7 @@ export class RuntimeDriver implements Driver {
 
   #checkBatch(ops: BatchOp[]): void {
     if (!Array.isArray(ops) || ops.length === 0) throw invalid("ops", "expected a non-empty array of puts and deletes");
-    if (ops.length > MAX_BATCH) throw invalid("ops", `${ops.length} ops; the limit is ${MAX_BATCH}`);
+    if (ops.length > MAX_BATCH_OPS) throw invalid("ops", `${ops.length} ops; the limit is ${MAX_BATCH_OPS}`);
     const written = new Set<string>();
     ops.forEach((op, i) => {
       const at = `ops[${i}].`;

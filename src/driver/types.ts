@@ -137,6 +137,9 @@ export interface Driver extends AsyncDisposable {
   batch?: ((ops: BatchOp[], opts?: { signal?: AbortSignal }) => Promise<BatchResult>) | undefined;
 }
 
+/** The most ops one {@link Driver.batch} may carry. */
+export const MAX_BATCH_OPS = 64;
+
 /** One write of a {@link Driver.batch}. */
 export type BatchOp =
   | ({ type: "put"; key: string; value: Uint8Array } & PutOptions)

@@ -1,8 +1,5 @@
-import type { BatchOp, BatchResult, Driver } from "../driver/types.js";
+import { type BatchOp, type BatchResult, type Driver, MAX_BATCH_OPS as MAX_OPS } from "../driver/types.js";
 import { ConcordError, isConcordError } from "../errors.js";
-
-/** The most ops one batch may carry (the runtime's limit). */
-const MAX_OPS = 64;
 
 interface Pending {
   ops: BatchOp[];

@@ -1,9 +1,8 @@
 import type { Context } from "../context.js";
 import type { Entry } from "../driver/types.js";
 import { invalid } from "../errors.js";
-import { checkName } from "../internal/names.js";
-import type { MapOptions } from "./map.js";
-import { CodecPrimitive, type ChangeEvent, checkOpts, deleteKey, watchKeys, type WatchOptions, writeKey, type WriteOptions, type WriteResult } from "./shared.js";
+import { MapBase, type MapOptions } from "./map.js";
+import { checkOpts, writeKey, type WriteOptions } from "./shared.js";
 
 type Sig = { signal?: AbortSignal };
 
@@ -21,14 +20,11 @@ export interface IndexedEntry<T> {
  * an index, given when its key was inserted (the engine revision that created it, so unique and
  * increasing), and can be reached by index or by its neighbours. Each read is one consistent read
  * of the map; reads by index scan it, so keep these maps to thousands of entries, not millions.
+ * `put` (an update keeps the entry's index), `remove`, `size`, `clear` and `watch` are the map's.
  */
-export class IndexedMap<T = unknown> extends CodecPrimitive<T> {
+export class IndexedMap<T = unknown> extends MapBase<T> {
   constructor(ctx: Context, name: string, opts: MapOptions<T> = {}) {
     super(ctx, "imap", name, opts, true);
-  }
-
-  #key(k: unknown): string {
-    return this.base + checkName("key", k);
   }
 
   #entry(e: Entry): IndexedEntry<T> {
@@ -43,26 +39,15 @@ export class IndexedMap<T = unknown> extends CodecPrimitive<T> {
   }
 
   async get(key: string, opts: Sig = {}): Promise<IndexedEntry<T> | undefined> {
-    const e = await this.ctx.driver.get(this.#key(key), opts);
+    const e = await this.ctx.driver.get(this.keyOf(key), opts);
     return e && this.#entry(e);
-  }
-
-  /** Inserts or updates `key`; an update keeps the entry's index. */
-  async put(key: string, value: T, opts?: WriteOptions): Promise<WriteResult<T>> {
-    return writeKey(this.ctx, this.codec, this.#key(key), value, opts);
   }
 
   /** Inserts `key` at the end, only if it is absent: `{ ok: true, index, version }`, or what stands there. */
   async append(key: string, value: T, opts: Omit<WriteOptions, "ifVersion"> = {}): Promise<{ ok: true; index: number; version: number } | { ok: false; current: IndexedEntry<T> | undefined }> {
-    const k = this.#key(key);
-    const r = await writeKey(this.ctx, this.codec, k, value, { ...opts, ifVersion: 0 });
+    const r = await writeKey(this.ctx, this.codec, this.keyOf(key), value, { ...opts, ifVersion: 0 });
     if (r.ok) return { ok: true, index: r.version, version: r.version }; // a created entry's createRevision is its version
     return { ok: false, current: await this.get(key, opts.signal ? { signal: opts.signal } : {}) };
-  }
-
-  /** Removes `key`; an absent key is `{ ok: false, current: undefined }`. */
-  async remove(key: string, opts?: WriteOptions): Promise<WriteResult<T>> {
-    return deleteKey(this.ctx, this.codec, this.#key(key), opts);
   }
 
   /** The entry at `index`, if one has it. */
@@ -109,18 +94,7 @@ export class IndexedMap<T = unknown> extends CodecPrimitive<T> {
     return (await this.#all(opts)).map((e) => this.#entry(e));
   }
 
-  async size(opts: Sig = {}): Promise<number> {
-    return (await this.#all(opts)).length;
-  }
 
-  async clear(opts: Sig = {}): Promise<void> {
-    checkOpts(opts);
-    await this.ctx.driver.deletePrefix(this.base, opts);
-  }
-
-  watch(opts?: WatchOptions): AsyncIterable<ChangeEvent<T>> {
-    return watchKeys(this.ctx, this.codec, this.base, (k) => k.slice(this.base.length), opts);
-  }
 }
 
 function checkIndex(index: unknown): void {

@@ -20,32 +20,52 @@ export interface MapOptions<T> {
 
 type Sig = { signal?: AbortSignal };
 
-/** A shared map of string keys to values, each entry versioned on its own and watchable. */
-export class SharedMap<T = unknown> extends CodecPrimitive<T> {
-  constructor(ctx: Context, name: string, opts: MapOptions<T> = {}) {
-    super(ctx, "map", name, opts, true);
-  }
-
-  #key(k: unknown): string {
+/**
+ * What a map and an indexed map share: entries under one prefix, one key each, written, removed,
+ * cleared and watched the same way; they differ in how entries are read back.
+ */
+export abstract class MapBase<T> extends CodecPrimitive<T> {
+  /** The engine key of map key `k`, checked. */
+  protected keyOf(k: unknown): string {
     return this.base + checkName("key", k);
   }
 
-  async get(key: string, opts: Sig = {}): Promise<Versioned<T> | undefined> {
-    return versioned(this.codec, await this.ctx.driver.get(this.#key(key), opts));
-  }
-
   async put(key: string, value: T, opts?: WriteOptions): Promise<WriteResult<T>> {
-    return writeKey(this.ctx, this.codec, this.#key(key), value, opts);
+    return writeKey(this.ctx, this.codec, this.keyOf(key), value, opts);
   }
 
   /** Removes `key`; an absent key is `{ ok: false, current: undefined }`. */
   async remove(key: string, opts?: WriteOptions): Promise<WriteResult<T>> {
-    return deleteKey(this.ctx, this.codec, this.#key(key), opts);
+    return deleteKey(this.ctx, this.codec, this.keyOf(key), opts);
+  }
+
+  async size(opts: Sig = {}): Promise<number> {
+    return (await this.ctx.driver.range(this.base, opts)).entries.length;
+  }
+
+  async clear(opts: Sig = {}): Promise<void> {
+    checkOpts(opts);
+    await this.ctx.driver.deletePrefix(this.base, opts);
+  }
+
+  watch(opts?: WatchOptions): AsyncIterable<ChangeEvent<T>> {
+    return watchKeys(this.ctx, this.codec, this.base, (k) => k.slice(this.base.length), opts);
+  }
+}
+
+/** A shared map of string keys to values, each entry versioned on its own and watchable. */
+export class SharedMap<T = unknown> extends MapBase<T> {
+  constructor(ctx: Context, name: string, opts: MapOptions<T> = {}) {
+    super(ctx, "map", name, opts, true);
+  }
+
+  async get(key: string, opts: Sig = {}): Promise<Versioned<T> | undefined> {
+    return versioned(this.codec, await this.ctx.driver.get(this.keyOf(key), opts));
   }
 
   /** Applies `fn` to the entry with compare-and-set, retrying on conflict; returning `undefined` removes it. */
   async update(key: string, fn: (current: T | undefined) => T | undefined, opts: Sig = {}): Promise<Versioned<T> | undefined> {
-    const k = this.#key(key);
+    const k = this.keyOf(key);
     for (;;) {
       const cur = await this.get(key, opts);
       const next = fn(cur?.value);
@@ -70,16 +90,5 @@ export class SharedMap<T = unknown> extends CodecPrimitive<T> {
     return (await this.entries(opts)).map(([k]) => k);
   }
 
-  async size(opts: Sig = {}): Promise<number> {
-    return (await this.ctx.driver.range(this.base, opts)).entries.length;
-  }
 
-  async clear(opts: Sig = {}): Promise<void> {
-    checkOpts(opts);
-    await this.ctx.driver.deletePrefix(this.base, opts);
-  }
-
-  watch(opts?: WatchOptions): AsyncIterable<ChangeEvent<T>> {
-    return watchKeys(this.ctx, this.codec, this.base, (k) => k.slice(this.base.length), opts);
-  }
 }

@@ -8,7 +8,7 @@ import { checkOpts, type WatchOptions } from "../primitives/shared.js";
 import { waitFor } from "../primitives/wait-for.js";
 import { nextCron, parseCron } from "./cron.js";
 import { TaskKeys } from "./keys.js";
-import { decodeRecord, encodeRecord } from "./record.js";
+import { decodeRecord, encodeRecord, isFinished } from "./record.js";
 import type { BackoffOptions, Handler, QueueStats, SubmitOptions, TaskRecord, WorkOptions } from "./types.js";
 import { Worker } from "./worker.js";
 
@@ -64,7 +64,7 @@ export class TaskQueue {
     const cutoff = this.#ctx.clock.now() - this.#retainMs;
     let n = 0;
     for (const r of await this.#all(opts.signal)) {
-      if ((r.state === "done" || r.state === "failed") && (r.finishedAt ?? 0) <= cutoff) {
+      if (isFinished(r.state) && (r.finishedAt ?? 0) <= cutoff) {
         if ((await this.#ctx.driver.delete(this.#keys.record(r.id), { ifVersion: r.version })).ok) n++;
       }
     }

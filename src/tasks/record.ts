@@ -9,6 +9,11 @@ export function decodeRecord(e: Entry): TaskRecord & { version: number } {
   return { ...r, version: e.modRevision };
 }
 
+/** Done or failed: nothing more will run it. */
+export function isFinished(state: TaskState | undefined): boolean {
+  return state === "done" || state === "failed";
+}
+
 /** A record as stored: JSON with `state` first, so a watcher can tell the state without parsing (see {@link peekState}). */
 export function encodeRecord(r: TaskRecord): Uint8Array {
   const { state, ...rest } = r;

@@ -7,7 +7,7 @@ import { sleep } from "../internal/clock.js";
 import { Notifier } from "../internal/deferred.js";
 import type { LeaseHandle } from "../session.js";
 import type { TaskKeys } from "./keys.js";
-import { decodeRecord, encodeRecord, peekState } from "./record.js";
+import { decodeRecord, encodeRecord, isFinished, peekState } from "./record.js";
 import type { Handler, TaskRecord, WorkOptions } from "./types.js";
 
 const EMPTY = new Uint8Array();
@@ -161,7 +161,7 @@ export class Worker implements AsyncDisposable {
       // Only a runnable record is kept, and only a new task's entry needs reading: an active or
       // finished one is told by its first bytes (an active task's entry is the one named already).
       const state = peekState(ev.entry.value);
-      if (state === "done" || state === "failed") return remember(this.#named, id, null);
+      if (isFinished(state)) return remember(this.#named, id, null);
       if (state === "active" && this.#named.get(id)) return;
       let r: Stored;
       try {
@@ -169,7 +169,7 @@ export class Worker implements AsyncDisposable {
       } catch {
         return;
       }
-      remember(this.#named, id, r.state === "done" || r.state === "failed" ? null : this.#keys.indexEntry(r.priority, r.runAt, id));
+      remember(this.#named, id, isFinished(r.state) ? null : this.#keys.indexEntry(r.priority, r.runAt, id));
       if (r.state !== "waiting" && r.state !== "delayed") return;
       remember(this.#seen, id, r);
       this.#wake.notify();
@@ -202,7 +202,7 @@ export class Worker implements AsyncDisposable {
     const lost: Stored[] = [];
     for await (const e of this.#scan(this.#keys.records)) {
       const r = decodeRecord(e);
-      if (r.state !== "done" && r.state !== "failed" && !indexed.has(this.#keys.indexEntry(r.priority, r.runAt, r.id))) lost.push(r);
+      if (!isFinished(r.state) && !indexed.has(this.#keys.indexEntry(r.priority, r.runAt, r.id))) lost.push(r);
     }
     // Read again: an index entry is written before its record and deleted only after the record
     // moved on, so an unfinished record with no entry has lost its claim for good (a record
@@ -292,8 +292,6 @@ export class Worker implements AsyncDisposable {
     if (
       this.#ctx.batch &&
       h0 &&
-      h0.state !== "done" &&
-      h0.state !== "failed" &&
       this.#keys.indexEntry(h0.priority, h0.runAt, id) === indexKey &&
       this.#handlers[h0.kind] &&
       h0.attempt + 1 <= h0.attempts
@@ -346,7 +344,7 @@ export class Worker implements AsyncDisposable {
       await this.#giveBack(claim);
       return false;
     }
-    if (!stored || stored.state === "done" || stored.state === "failed" || this.#keys.indexEntry(stored.priority, stored.runAt, id) !== indexKey) {
+    if (!stored || isFinished(stored.state) || this.#keys.indexEntry(stored.priority, stored.runAt, id) !== indexKey) {
       await driver.delete(indexKey, { ifVersion: claim.version }); // stale entry: the record moved on or never landed
       return false;
     }
@@ -426,8 +424,9 @@ export class Worker implements AsyncDisposable {
   async #finish(rec: TaskRecord, claim: Claim, outcome: Partial<TaskRecord>): Promise<void> {
     const { driver } = this.#ctx;
     const next: TaskRecord = { ...rec, ...outcome };
-    if (next.state === "done" || next.state === "failed") next.finishedAt = this.#ctx.clock.now();
-    if ((next.state === "done" || next.state === "failed") && this.#ctx.batch) {
+    const finished = isFinished(next.state);
+    if (finished) next.finishedAt = this.#ctx.clock.now();
+    if (finished && this.#ctx.batch) {
       // The outcome fenced by the claim and the claim's deletion, together (nothing if the claim is lost).
       await this.#ctx.batch([
         { type: "put", key: this.#keys.record(rec.id), value: encodeRecord(next), guard: { key: claim.key, version: claim.version } },
@@ -443,7 +442,7 @@ export class Worker implements AsyncDisposable {
       if (retryIndex) await driver.delete(retryIndex);
       return;
     }
-    if (next.state === "done" || next.state === "failed" || retryIndex) await driver.delete(claim.key, { ifVersion: claim.version });
+    if (finished || retryIndex) await driver.delete(claim.key, { ifVersion: claim.version });
     else await this.#giveBack(claim);
   }
 

@@ -1,7 +1,18 @@
 import { describe, expect, it } from "vitest";
+import type { TaskQueue } from "../../src/index.js";
 import { engineNames } from "../helpers/engines.js";
 import { useEngine } from "../helpers/clients.js";
 import { sleep, until } from "../helpers/wait.js";
+
+/** Works the queue's "k" tasks until task `id` is done, and checks that it ran exactly once. */
+async function expectRunsOnce(q: TaskQueue, id: string): Promise<void> {
+  let runs = 0;
+  const w = q.work({ k: () => void runs++ });
+  await q.result(id, { timeoutMs: 10_000 });
+  await sleep(50);
+  expect(runs).toBe(1);
+  await w.close();
+}
 
 for (const name of engineNames()) {
   describe(`tasks: ${name}`, () => {
@@ -34,12 +45,7 @@ for (const name of engineNames()) {
       expect(again.payload).toEqual({ v: 1 });
       expect(first.id).toBe("order-7");
       expect((await q.stats()).waiting).toBe(1);
-      let runs = 0;
-      const w = q.work({ k: () => void runs++ });
-      await q.result("order-7", { timeoutMs: 10_000 });
-      await sleep(50);
-      expect(runs).toBe(1);
-      await w.close();
+      await expectRunsOnce(q, "order-7");
     });
 
     it("the same id submitted many times at once, from two clients, is one task", async () => {
@@ -51,12 +57,7 @@ for (const name of engineNames()) {
       // Every submit answers with the one task that stands: whichever came first.
       expect(new Set(submitted.map((t) => JSON.stringify(t.payload))).size).toBe(1);
       expect(await qa.stats()).toMatchObject({ waiting: 1 });
-      let runs = 0;
-      const w = qa.work({ k: () => void runs++ });
-      await qa.result("dup", { timeoutMs: 10_000 });
-      await sleep(50);
-      expect(runs).toBe(1);
-      await w.close();
+      await expectRunsOnce(qa, "dup");
     });
 
     it("retries with backoff up to `attempts`, then dead-letters with the error", async () => {

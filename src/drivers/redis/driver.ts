@@ -176,13 +176,10 @@ export class RedisDriver implements Driver {
   /** Puts and deletes, all or none, in one script (see scripts/batch.lua). */
   async batch(ops: BatchOp[]): Promise<BatchResult> {
     const r = (await this.#run("batch", ...packBatch(ops))) as Reply[];
-    if (Number(r[0]) === 1) {
-      return { ok: true, results: ops.map((o, i) => (o.type === "put" ? toPutResult(r[i + 1]!, o.key, o.value, o.lease) : toDeleteResult(r[i + 1]!))) };
-    }
+    const result = (o: BatchOp, reply: Reply): PutResult | DeleteResult => (o.type === "put" ? toPutResult(reply, o.key, o.value, o.lease) : toDeleteResult(reply));
+    if (Number(r[0]) === 1) return { ok: true, results: ops.map((o, i) => result(o, r[i + 1]!)) };
     const i = Number(r[1]) - 1;
-    const o = ops[i]!;
-    const f = r[2]!;
-    return { ok: false, failed: i, result: o.type === "put" ? toPutResult(f, o.key, o.value, o.lease) : toDeleteResult(f) };
+    return { ok: false, failed: i, result: result(ops[i]!, r[2]!) };
   }
 
   async increment(key: string, delta: number): Promise<Entry> {
