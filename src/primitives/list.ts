@@ -3,17 +3,7 @@ import type { Context } from "../context.js";
 import type { Entry } from "../driver/types.js";
 import { ConcordError, invalid } from "../errors.js";
 import { after, between } from "../internal/positions.js";
-import {
-  CodecPrimitive,
-  type ChangeEvent,
-  checkOpts,
-  deleteKey,
-  type Versioned,
-  versioned,
-  watchKeys,
-  type WatchOptions,
-  writeKey,
-  type WriteResult } from "./shared.js";
+import { checkOpts, deleteKey, PrefixPrimitive, type Versioned, versioned, writeKey, type WriteResult } from "./shared.js";
 
 export interface ListOptions<T> {
   codec?: CodecOption<T>;
@@ -29,8 +19,9 @@ function checkIndex(i: unknown): number {
 /**
  * A shared list. Each item is its own key ordered by a position string, so appends and inserts
  * from many clients never rewrite the whole list; index operations act on the list as read.
+ * Watch events: `key` is the item's position string, which sorts in list order.
  */
-export class SharedList<T = unknown> extends CodecPrimitive<T> {
+export class SharedList<T = unknown> extends PrefixPrimitive<T> {
   constructor(ctx: Context, name: string, opts: ListOptions<T> = {}) {
     super(ctx, "list", name, opts, true);
   }
@@ -97,17 +88,7 @@ export class SharedList<T = unknown> extends CodecPrimitive<T> {
     return (await this.#all(opts.signal)).map((e) => this.codec.decode(e.value));
   }
 
-  async size(opts: Sig = {}): Promise<number> {
+  override async size(opts: Sig = {}): Promise<number> {
     return (await this.#all(opts.signal)).length;
-  }
-
-  async clear(opts: Sig = {}): Promise<void> {
-    checkOpts(opts);
-    await this.ctx.driver.deletePrefix(this.base, opts);
-  }
-
-  /** Changes: `key` is the item's position string, which sorts in list order. */
-  watch(opts?: WatchOptions): AsyncIterable<ChangeEvent<T>> {
-    return watchKeys(this.ctx, this.codec, this.base, (k) => k.slice(this.base.length), opts);
   }
 }

@@ -1,18 +1,7 @@
 import type { CodecOption } from "../codec.js";
 import type { Context } from "../context.js";
 import { checkName } from "../internal/names.js";
-import {
-  CodecPrimitive,
-  type ChangeEvent,
-  checkOpts,
-  deleteKey,
-  type Versioned,
-  versioned,
-  watchKeys,
-  type WatchOptions,
-  writeKey,
-  type WriteOptions,
-  type WriteResult } from "./shared.js";
+import { deleteKey, PrefixPrimitive, type Versioned, versioned, writeKey, type WriteOptions, type WriteResult } from "./shared.js";
 
 export interface MapOptions<T> {
   codec?: CodecOption<T>;
@@ -21,10 +10,10 @@ export interface MapOptions<T> {
 type Sig = { signal?: AbortSignal };
 
 /**
- * What a map and an indexed map share: entries under one prefix, one key each, written, removed,
- * cleared and watched the same way; they differ in how entries are read back.
+ * What a map and an indexed map share: one engine key per map key, written and removed the same
+ * way; they differ in how entries are read back.
  */
-export abstract class MapBase<T> extends CodecPrimitive<T> {
+export abstract class MapBase<T> extends PrefixPrimitive<T> {
   /** The engine key of map key `k`, checked. */
   protected keyOf(k: unknown): string {
     return this.base + checkName("key", k);
@@ -37,19 +26,6 @@ export abstract class MapBase<T> extends CodecPrimitive<T> {
   /** Removes `key`; an absent key is `{ ok: false, current: undefined }`. */
   async remove(key: string, opts?: WriteOptions): Promise<WriteResult<T>> {
     return deleteKey(this.ctx, this.codec, this.keyOf(key), opts);
-  }
-
-  async size(opts: Sig = {}): Promise<number> {
-    return (await this.ctx.driver.range(this.base, opts)).entries.length;
-  }
-
-  async clear(opts: Sig = {}): Promise<void> {
-    checkOpts(opts);
-    await this.ctx.driver.deletePrefix(this.base, opts);
-  }
-
-  watch(opts?: WatchOptions): AsyncIterable<ChangeEvent<T>> {
-    return watchKeys(this.ctx, this.codec, this.base, (k) => k.slice(this.base.length), opts);
   }
 }
 

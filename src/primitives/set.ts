@@ -1,7 +1,7 @@
 import type { CodecOption } from "../codec.js";
 import type { Context } from "../context.js";
 import { invalid } from "../errors.js";
-import { type ChangeEvent, CodecPrimitive, checkOpts, deleteKey, watchKeys, type WatchOptions, writeKey, type WriteOptions, type WriteResult } from "./shared.js";
+import { deleteKey, PrefixPrimitive, writeKey, type WriteOptions, type WriteResult } from "./shared.js";
 
 export interface SetOptions<T> {
   codec?: CodecOption<T>;
@@ -14,8 +14,9 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 /**
  * A shared set. A member's identity is its encoded bytes; `add` of a present member is
  * `{ ok: false, current }`, and `remove` of an absent one `{ ok: false, current: undefined }`.
+ * Watch events: `key` is the member's hex id; a put carries the member as `value`.
  */
-export class SharedSet<T = unknown> extends CodecPrimitive<T> {
+export class SharedSet<T = unknown> extends PrefixPrimitive<T> {
   constructor(ctx: Context, name: string, opts: SetOptions<T> = {}) {
     super(ctx, "set", name, opts, true);
   }
@@ -40,19 +41,5 @@ export class SharedSet<T = unknown> extends CodecPrimitive<T> {
 
   async values(opts: Sig = {}): Promise<T[]> {
     return (await this.ctx.driver.range(this.base, opts)).entries.map((e) => this.codec.decode(e.value));
-  }
-
-  async size(opts: Sig = {}): Promise<number> {
-    return (await this.ctx.driver.range(this.base, opts)).entries.length;
-  }
-
-  async clear(opts: Sig = {}): Promise<void> {
-    checkOpts(opts);
-    await this.ctx.driver.deletePrefix(this.base, opts);
-  }
-
-  /** Changes: `key` is the member's hex id; a put carries the member as `value`. */
-  watch(opts?: WatchOptions): AsyncIterable<ChangeEvent<T>> {
-    return watchKeys(this.ctx, this.codec, this.base, (k) => k.slice(this.base.length), opts);
   }
 }

@@ -132,3 +132,23 @@ export abstract class CodecPrimitive<T> {
     this.base = `${ctx.ns}${kind}/${segment(name)}${asPrefix ? "/" : ""}`;
   }
 }
+
+/**
+ * A codec-backed primitive whose entries are the keys under its prefix (map, indexed map, set,
+ * list): counted, cleared and watched the same way; a watch event's `key` is the entry's key under
+ * the prefix (a map key, a set member's hex id, a list item's position string).
+ */
+export abstract class PrefixPrimitive<T> extends CodecPrimitive<T> {
+  async size(opts: { signal?: AbortSignal } = {}): Promise<number> {
+    return (await this.ctx.driver.range(this.base, opts)).entries.length;
+  }
+
+  async clear(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    checkOpts(opts);
+    await this.ctx.driver.deletePrefix(this.base, opts);
+  }
+
+  watch(opts?: WatchOptions): AsyncIterable<ChangeEvent<T>> {
+    return watchKeys(this.ctx, this.codec, this.base, (k) => k.slice(this.base.length), opts);
+  }
+}
